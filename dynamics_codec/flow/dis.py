@@ -1,0 +1,94 @@
+"""OpenCV DIS optical flow: the weightless default backend.
+
+DIS (Kroeger et al., ECCV 2016) through ``cv2.DISOpticalFlow``. ``calc(key, frame)`` returns
+the flow that maps key-frame pixels to their position in the frame (``frame(p + F(p)) ~=
+key(p)``), i.e. exactly this project's key -> frame convention, so no inversion is needed.
+DIS works on 8-bit grey images; colour frames are converted with OpenCV's BT.601 luma.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from dynamics_codec.errors import ConfigError
+from dynamics_codec.flow.base import FlowBackend, check_flow_inputs
+
+_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+class DISFlow(FlowBackend):
+    """Dense Inverse Search flow, key frame -> each frame, in pixels.
+
+    Args:
+        preset: ``ultrafast`` | ``fast`` | ``medium`` (OpenCV presets).
+        finest_scale, patch_size, patch_stride, gradient_descent_iterations,
+        variational_refinement_iterations: optional overrides of the preset's parameters
+            (None keeps the preset's value).
+        threads: OpenCV threads (None leaves OpenCV's setting alone).
+    """
+
+    name = "dis"
+
+    def __init__(
+        self,
+        preset: str = "medium",
+        finest_scale: int | None = None,
+        patch_size: int | None = None,
+        patch_stride: int | None = None,
+        gradient_descent_iterations: int | None = None,
+        variational_refinement_iterations: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        if preset not in _PRESETS:
+            raise ConfigError(f"flow.dis: unknown preset '{preset}'; choose one of {sorted(_PRESETS)}")
+        self.preset = preset
+        self.overrides = {
+            "FinestScale": finest_scale,
+            "PatchSize": patch_size,
+            "PatchStride": patch_stride,
+            "GradientDescentIterations": gradient_descent_iterations,
+            "VariationalRefinementIterations": variational_refinement_iterations,
+        }
+        self.threads = threads
+
+    def identity(self) -> str:
+        opts = ",".join(f"{k}={v}" for k, v in self.overrides.items() if v is not None)
+        return f"dis[{self.preset}{',' + opts if opts else ''};cv{cv2.__version__}]"
+
+    def _make(self) -> "cv2.DISOpticalFlow":
+        dis = cv2.DISOpticalFlow_create(_PRESETS[self.preset])
+        for key, value in self.overrides.items():
+            if value is not None:
+                getattr(dis, f"set{key}")(int(value))
+        return dis
+
+    @staticmethod
+    def _to_gray_u8(images: torch.Tensor) -> np.ndarray:
+        """[N,3,H,W] float [0,1] -> [N,H,W] uint8 luma (BT.601 weights, as cv2.cvtColor)."""
+        rgb = images.detach().to("cpu", torch.float32).clamp(0, 1)
+        w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        gray = (rgb * w).sum(1) * 255.0
+        return gray.round().to(torch.uint8).numpy()
+
+    @torch.no_grad()
+    def forward(self, key: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        check_flow_inputs(key, frames)
+        b, t, _, h, w = frames.shape
+        if self.threads is not None:
+            cv2.setNumThreads(int(self.threads))
+        key_g = self._to_gray_u8(key)
+        frames_g = self._to_gray_u8(frames.reshape(b * t, 3, h, w)).reshape(b, t, h, w)
+        out = np.empty((b, t, h, w, 2), dtype=np.float32)
+        dis = self._make()
+        for i in range(b):  # OpenCV computes one image pair per call
+            for j in range(t):
+                out[i, j] = dis.calc(key_g[i], frames_g[i, j], None)
+        flow = torch.from_numpy(out).permute(0, 1, 4, 2, 3).contiguous()
+        return flow.to(device=frames.device)

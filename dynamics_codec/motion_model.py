@@ -1,0 +1,114 @@
+"""The trained part of the codec: tokenizer + dense-flow generator, saved together.
+
+A checkpoint is a folder holding ``model.safetensors`` (weights, tensor names prefixed
+``tokenizer.`` / ``generator.``) and ``config.json`` (both networks' configurations and a
+free-form ``info`` block). The bitstream names the weights it needs by
+:meth:`MotionModel.content_hash`, a hash of the tensors themselves (names, dtypes, shapes,
+values), so encoder and decoder can check that they hold the same model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from dynamics_codec.errors import ConfigError, MissingWeightsError
+from dynamics_codec.generator import DenseFlowGenerator, GeneratorConfig
+from dynamics_codec.tokenizer import MotionTokenizer, TokenizerConfig
+from dynamics_codec.utils.files import atomic_output_path, atomic_write_text
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class MotionModel(nn.Module):
+    def __init__(self, tokenizer_config: TokenizerConfig, generator_config: GeneratorConfig, info: dict | None = None):
+        super().__init__()
+        if (tokenizer_config.num_vectors, tokenizer_config.num_values) != (
+            generator_config.num_vectors,
+            generator_config.num_values,
+        ):
+            raise ConfigError(
+                "tokenizer and generator disagree on the token shape: tokenizer "
+                f"V={tokenizer_config.num_vectors}, N={tokenizer_config.num_values}; generator "
+                f"V={generator_config.num_vectors}, N={generator_config.num_values}. Set both to the same values."
+            )
+        self.tokenizer = MotionTokenizer(tokenizer_config)
+        self.generator = DenseFlowGenerator(generator_config)
+        self.info: dict = dict(info or {})
+
+    @property
+    def num_vectors(self) -> int:
+        return self.tokenizer.config.num_vectors
+
+    @property
+    def num_values(self) -> int:
+        return self.tokenizer.config.num_values
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_config(cls, tokenizer: dict, generator: dict, seed: int = 0, info: dict | None = None) -> "MotionModel":
+        """Freshly initialised networks; the initialisation is a function of ``seed`` only.
+
+        Torch's global RNG is forked, so the caller's random state is left untouched.
+        """
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            model = cls(TokenizerConfig.from_dict(tokenizer), GeneratorConfig.from_dict(generator), info)
+        model.info.setdefault("weights", f"untrained (random initialisation, seed {int(seed)})")
+        return model
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, map_location: str | torch.device = "cpu") -> "MotionModel":
+        folder = Path(folder)
+        weights, config = folder / WEIGHTS_FILE, folder / CONFIG_FILE
+        missing = [str(p) for p in (weights, config) if not p.is_file()]
+        if missing:
+            raise MissingWeightsError(
+                f"motion-model checkpoint incomplete: missing {missing}. A checkpoint folder holds "
+                f"{WEIGHTS_FILE} and {CONFIG_FILE} (written by MotionModel.save / scripts/train.py)."
+            )
+        cfg = json.loads(config.read_text())
+        model = cls(
+            TokenizerConfig.from_dict(cfg["tokenizer"]), GeneratorConfig.from_dict(cfg["generator"]), cfg.get("info")
+        )
+        state = load_file(str(weights), device=str(map_location))
+        model.load_state_dict(state, strict=True)
+        model.info["weights"] = str(folder)
+        return model
+
+    def save(self, folder: str | os.PathLike, info: dict | None = None) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` atomically into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        with atomic_output_path(folder / WEIGHTS_FILE) as tmp:
+            save_file(state, str(tmp), metadata={"content_hash": self.content_hash().hex()})
+        merged = {k: v for k, v in {**self.info, **(info or {})}.items() if k != "weights"}
+        cfg = {
+            "tokenizer": self.tokenizer.config.to_dict(),
+            "generator": self.generator.config.to_dict(),
+            "content_hash": self.content_hash().hex(),
+            "info": merged,
+        }
+        atomic_write_text(folder / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
+        return folder
+
+    # ---------------------------------------------------------------- identity
+    def content_hash(self, nbytes: int = 8) -> bytes:
+        """First ``nbytes`` of SHA-256 over every tensor's name, dtype, shape and values."""
+        h = hashlib.sha256(b"dynamics_codec.motion_model.v1")
+        for name, tensor in sorted(self.state_dict().items()):
+            t = tensor.detach().cpu().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        return h.digest()[:nbytes]
+
+    def describe(self) -> str:
+        return str(self.info.get("weights", "unknown weights"))
