@@ -103,12 +103,24 @@ class MotionModel(nn.Module):
     # ---------------------------------------------------------------- identity
     def content_hash(self, nbytes: int = 8) -> bytes:
         """First ``nbytes`` of SHA-256 over every tensor's name, dtype, shape and values."""
-        h = hashlib.sha256(b"dynamics_codec.motion_model.v1")
-        for name, tensor in sorted(self.state_dict().items()):
-            t = tensor.detach().cpu().contiguous()
-            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-        return h.digest()[:nbytes]
+        return _tensor_hash(self, b"dynamics_codec.motion_model.v1", nbytes)
+
+    def tokenizer_hash(self, nbytes: int = 8) -> bytes:
+        """Content hash of the tokenizer weights alone (stored in the stream header)."""
+        return _tensor_hash(self.tokenizer, b"dynamics_codec.tokenizer.v1", nbytes)
+
+    def generator_hash(self, nbytes: int = 8) -> bytes:
+        """Content hash of the generator weights alone: what a decoder must hold."""
+        return _tensor_hash(self.generator, b"dynamics_codec.generator.v1", nbytes)
 
     def describe(self) -> str:
         return str(self.info.get("weights", "unknown weights"))
+
+
+def _tensor_hash(module: nn.Module, domain: bytes, nbytes: int) -> bytes:
+    h = hashlib.sha256(domain)
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.digest()[:nbytes]

@@ -1,0 +1,358 @@
+"""The paper's blocks composed into a video codec.
+
+    encoder: frames ─► keyframe.encode ─────────────────────────────────────────┐
+                    └► flow (key → t) ─► sampler ─► tokenizer ─► entropy.encode ─┴► bitstream
+    decoder: bitstream ─► keyframe.decode ─────────────┐
+                       └► entropy.decode ─► generator ─┴► frame decoder ─► frames
+
+:class:`Encoder` and :class:`StreamDecoder` hold the built blocks; :func:`build_encoder` /
+:func:`build_stream_decoder` build them from the Hydra configs (``configs/encode.yaml``,
+``configs/decode.yaml``). Frame 0 of the output is the decoded key frame; frames 1..T-1 are
+rendered from the key frame and their decoded tokens.
+
+The tokenizer sees the *decoded* key frame (what the decoder will have), the flow backend
+the original frames (what only the encoder has).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from dynamics_codec.bitstream import KeyframeCodecId, ParsedStream, StreamHeader, pack_stream, parse_stream
+from dynamics_codec.decoder import FrameDecoder, build_decoder
+from dynamics_codec.entropy import TokenCoder, TokenCodingConfig
+from dynamics_codec.errors import BitstreamError, ConfigError, InputError
+from dynamics_codec.flow import FlowBackend, build_flow_backend
+from dynamics_codec.keyframe import KeyframeCodec, get_keyframe_codec, keyframe_codec_class_for_id
+from dynamics_codec.motion_model import MotionModel
+from dynamics_codec.sampler import WatershedSampler
+
+#: key-frame codec name -> id stored in the stream header
+_KEYFRAME_IDS = {"x265": KeyframeCodecId.X265, "vtm": KeyframeCodecId.VTM}
+
+
+@dataclass
+class EncodeResult:
+    bitstream: bytes
+    bits: dict[str, int]  # header / keyframe / motion / total (total = 8 * len(bitstream))
+    num_frames: int
+    fps: float
+    tokens: np.ndarray  # float32 [T-1, V, N] from the tokenizer
+    recon_tokens: np.ndarray  # float32 [T-1, V, N] as the decoder will hold them
+    indices: np.ndarray  # int32 [T-1, V, N] quantised residuals
+    ideal_motion_bits: float  # sum of -log2 p of the coded bins
+    points_per_frame: float  # mean number of sampled motion points
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    @property
+    def kbps(self) -> float:
+        return kbps(self.bits["total"], self.num_frames, self.fps)
+
+
+@dataclass
+class DecodeResult:
+    frames: np.ndarray  # uint8 [T, H, W, 3]
+    fps: float
+    header: StreamHeader
+    bits: dict[str, int]
+    tokens: np.ndarray  # float32 [T-1, V, N]
+    flow: torch.Tensor | None  # float32 [T-1, 2, H, W] generated dense flow (if kept)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def kbps(self) -> float:
+        return kbps(self.bits["total"], self.frames.shape[0], self.fps)
+
+
+def kbps(bits: int, num_frames: int, fps: float) -> float:
+    """Rate in kbit/s of ``bits`` spent on ``num_frames`` frames at ``fps``."""
+    return bits * float(fps) / max(num_frames, 1) / 1000.0
+
+
+def _to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 [T,H,W,3] -> float [T,3,H,W] in [0,1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """float [T,3,H,W] in [0,1] -> uint8 [T,H,W,3]."""
+    return frames.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _fps_fraction(fps: float) -> Fraction:
+    if not np.isfinite(fps) or fps <= 0:
+        raise InputError(f"fps must be a positive number, got {fps}")
+    return Fraction(fps).limit_denominator(1001)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.timings[name] = timer.timings.get(name, 0.0) + time.perf_counter() - self.t0
+
+        return _Ctx()
+
+
+class Encoder:
+    """Video -> one ``.dcv`` bitstream."""
+
+    def __init__(
+        self,
+        keyframe_codec: KeyframeCodec,
+        keyframe_qp: int,
+        flow: FlowBackend,
+        sampler: WatershedSampler,
+        model: MotionModel,
+        coding: TokenCodingConfig,
+        *,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        chunk_frames: int = 16,
+    ) -> None:
+        if keyframe_codec.name not in _KEYFRAME_IDS:
+            raise ConfigError(f"key-frame codec '{keyframe_codec.name}' has no stream id; known {sorted(_KEYFRAME_IDS)}")
+        self.keyframe_codec = keyframe_codec
+        self.keyframe_qp = int(keyframe_qp)
+        self.flow = flow
+        self.sampler = sampler
+        self.model = model.eval()
+        self.coding = coding
+        self.device = torch.device(device)
+        self.seed = int(seed)
+        self.chunk_frames = int(chunk_frames)
+
+    @torch.no_grad()
+    def encode(self, frames: np.ndarray, fps: float) -> EncodeResult:
+        """Encode uint8 RGB frames ``[T, H, W, 3]`` (T >= 1, even H and W) at ``fps``."""
+        if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise InputError(
+                f"encoder input must be uint8 RGB [T,H,W,3], got {getattr(frames, 'dtype', type(frames))} "
+                f"{getattr(frames, 'shape', '')}"
+            )
+        t_total, h, w, _ = frames.shape
+        if t_total < 1 or h % 2 or w % 2:
+            raise InputError(f"need at least one frame of even height and width, got {frames.shape}")
+        fps_frac = _fps_fraction(fps)
+        timer = _Timer()
+        model = self.model.to(self.device)
+
+        with timer("keyframe"):
+            key_payload = self.keyframe_codec.encode(frames[0], self.keyframe_qp)
+            key_decoded = self.keyframe_codec.decode(key_payload)
+        key_dec_t = _to_tensor(key_decoded[None], self.device)  # [1,3,H,W]
+        video = _to_tensor(frames, self.device)  # [T,3,H,W]
+
+        v, n = model.num_vectors, model.num_values
+        tokens = np.zeros((t_total - 1, v, n), np.float32)
+        points = []
+        sampler_gen = torch.Generator().manual_seed(self.seed)
+        flows = []
+        with timer("flow"):
+            for s in range(1, t_total, self.chunk_frames):
+                e = min(t_total, s + self.chunk_frames)
+                flows.append(self.flow(video[:1], video[None, s:e]))  # [1, t, 2, H, W]
+        flow = torch.cat(flows, dim=1) if flows else torch.zeros(1, 0, 2, h, w, device=self.device)
+        if t_total > 1:
+            with timer("sampler"):
+                sparse = self.sampler(flow, generator=sampler_gen)
+            points = sparse.mask[:, :, 0].flatten(2).sum(-1).float().mean().item()
+            with timer("tokenizer"):
+                chunks = []
+                for s in range(0, t_total - 1, self.chunk_frames):
+                    e = min(t_total - 1, s + self.chunk_frames)
+                    chunks.append(
+                        model.tokenizer(sparse.sparse_flow[:, s:e], sparse.mask[:, s:e], key_dec_t)
+                    )
+                tokens = torch.cat(chunks, dim=1)[0].float().cpu().numpy()
+        with timer("entropy"):
+            coded = TokenCoder(self.coding).encode(tokens)
+
+        step, alpha, params = self.coding.to_header_fields()
+        header = StreamHeader(
+            width=w,
+            height=h,
+            frames=t_total,
+            fps_num=fps_frac.numerator,
+            fps_den=fps_frac.denominator,
+            token_vectors=v,
+            token_values=n,
+            step=step,
+            alpha=alpha,
+            entropy_params=params,
+            keyframe_codec=_KEYFRAME_IDS[self.keyframe_codec.name],
+            keyframe_params=(self.keyframe_qp,),
+            tokenizer_hash=model.tokenizer_hash(),
+            generator_hash=model.generator_hash(),
+        )
+        data = pack_stream(header, key_payload, coded.payload)
+        bits = parse_stream(data).bits
+        return EncodeResult(
+            bitstream=data,
+            bits=bits,
+            num_frames=t_total,
+            fps=float(fps_frac),
+            tokens=tokens,
+            recon_tokens=coded.recon,
+            indices=coded.indices,
+            ideal_motion_bits=coded.ideal_bits,
+            points_per_frame=float(points) if t_total > 1 else 0.0,
+            timings=timer.timings,
+        )
+
+
+class StreamDecoder:
+    """``.dcv`` bitstream -> frames, with the motion model the stream names."""
+
+    def __init__(
+        self,
+        model: MotionModel,
+        frame_decoder: FrameDecoder,
+        *,
+        device: str | torch.device = "cpu",
+        chunk_frames: int = 16,
+        keyframe_options: Mapping[str, Mapping[str, Any]] | None = None,
+        generator_seed: int = 0,
+    ) -> None:
+        self.model = model.eval()
+        self.frame_decoder = frame_decoder
+        self.device = torch.device(device)
+        self.chunk_frames = int(chunk_frames)
+        # constructor options per key-frame codec name, e.g. {"vtm": {"bin_dir": ...}}
+        self.keyframe_options = {k: dict(v) for k, v in (keyframe_options or {}).items()}
+        self.generator_seed = int(generator_seed)
+
+    def _check_model(self, header: StreamHeader) -> None:
+        model = self.model
+        if (header.token_vectors, header.token_values) != (model.num_vectors, model.num_values):
+            raise BitstreamError(
+                f"the stream codes {header.token_vectors}x{header.token_values} tokens per frame but the motion "
+                f"model produces {model.num_vectors}x{model.num_values}; decode with the model it was encoded with"
+            )
+        if header.generator_hash is not None and header.generator_hash != model.generator_hash():
+            raise BitstreamError(
+                f"the stream was encoded with generator weights {header.generator_hash.hex()} but the loaded motion "
+                f"model ({model.describe()}) has {model.generator_hash().hex()}; pass model.checkpoint=<the "
+                "checkpoint used for encoding>"
+            )
+
+    def _decode_keyframe(self, payload: bytes) -> np.ndarray:
+        if not payload:
+            raise BitstreamError("the stream's key-frame payload is empty")
+        cls = keyframe_codec_class_for_id(payload[0])
+        return cls(**self.keyframe_options.get(cls.name, {})).decode(payload)
+
+    @torch.no_grad()
+    def decode(self, data: bytes | ParsedStream, *, keep_flow: bool = False) -> DecodeResult:
+        timer = _Timer()
+        parsed = data if isinstance(data, ParsedStream) else parse_stream(data)
+        header = parsed.header
+        self._check_model(header)
+        with timer("keyframe"):
+            key = self._decode_keyframe(parsed.keyframe_payload)
+        if key.shape[:2] != (header.height, header.width):
+            raise BitstreamError(
+                f"key frame decodes to {key.shape[1]}x{key.shape[0]} but the header says "
+                f"{header.width}x{header.height}"
+            )
+        with timer("entropy"):
+            coding = TokenCodingConfig.from_header_fields(header.step, header.alpha, header.entropy_params)
+            _, tokens = TokenCoder(coding).decode(parsed.motion_payload, *header.token_shape)
+        model = self.model.to(self.device)
+        key_t = _to_tensor(key[None], self.device)
+        out = [key[None]]
+        flows = []
+        gen = torch.Generator(device=self.device).manual_seed(self.generator_seed)
+        if header.inter_frames:
+            with timer("generator"):
+                key_features = model.generator.encode_key(key_t)
+            tok = torch.from_numpy(tokens).to(self.device)[None]  # [1, T-1, V, N]
+            for s in range(0, header.inter_frames, self.chunk_frames):
+                e = min(header.inter_frames, s + self.chunk_frames)
+                with timer("generator"):
+                    flow = model.generator(key_t, tok[:, s:e], key_features=key_features)  # [1, t, 2, H, W]
+                with timer("decoder"):
+                    frames = self.frame_decoder.decode(key_t, flow, generator=gen)[0]
+                out.append(_to_uint8(frames))
+                if keep_flow:
+                    flows.append(flow[0].cpu())
+        return DecodeResult(
+            frames=np.concatenate(out, axis=0),
+            fps=float(header.fps),
+            header=header,
+            bits=parsed.bits,
+            tokens=tokens,
+            flow=torch.cat(flows) if flows else None,
+            timings=timer.timings,
+        )
+
+
+# ---------------------------------------------------------------------------- config builders
+def _options(section: Mapping[str, Any], drop: tuple[str, ...] = ("name",)) -> dict[str, Any]:
+    from omegaconf import DictConfig, OmegaConf
+
+    d = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
+    return {k: v for k, v in d.items() if k not in drop}
+
+
+def load_motion_model(cfg) -> MotionModel:
+    """The motion model of a composed config: ``model.checkpoint`` or seeded untrained networks."""
+    ckpt = cfg.model.get("checkpoint")
+    if ckpt:
+        return MotionModel.load(ckpt)
+    return MotionModel.from_config(_options(cfg.tokenizer, ()), _options(cfg.generator, ()), seed=int(cfg.model.seed))
+
+
+def build_keyframe_codec(cfg) -> tuple[KeyframeCodec, int]:
+    opts = _options(cfg.keyframe, ("name", "qp"))
+    return get_keyframe_codec(cfg.keyframe.name, **opts), int(cfg.keyframe.qp)
+
+
+def build_token_coding(cfg) -> TokenCodingConfig:
+    return TokenCodingConfig(**_options(cfg.entropy))
+
+
+def build_sampler(cfg) -> WatershedSampler:
+    opts = _options(cfg.sampler)
+    if "strategies" in opts:
+        opts["strategies"] = tuple(opts["strategies"])
+    return WatershedSampler(**opts)
+
+
+def build_encoder(cfg, model: MotionModel | None = None) -> Encoder:
+    codec, qp = build_keyframe_codec(cfg)
+    return Encoder(
+        codec,
+        qp,
+        build_flow_backend(cfg.flow.name, **_options(cfg.flow)),
+        build_sampler(cfg),
+        model if model is not None else load_motion_model(cfg),
+        build_token_coding(cfg),
+        device=cfg.get("device", "cpu"),
+        seed=int(cfg.get("seed", 0)),
+    )
+
+
+def build_stream_decoder(cfg, model: MotionModel | None = None) -> StreamDecoder:
+    paths = cfg.get("paths") or {}
+    keyframe_options = {"vtm": {"bin_dir": paths.get("vtm_bin_dir"), "cfg_dir": paths.get("vtm_cfg_dir")}}
+    return StreamDecoder(
+        model if model is not None else load_motion_model(cfg),
+        build_decoder(cfg.decoder.name, **_options(cfg.decoder)),
+        device=cfg.get("device", "cpu"),
+        keyframe_options=keyframe_options,
+    )

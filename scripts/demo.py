@@ -1,0 +1,15 @@
+"""make demo: encode and decode a synthetic clip, print bits per part, kbps and PSNR, write outputs/demo/."""
+
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(config_path="../configs", config_name="demo", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from dynamics_codec.cli import demo_command
+
+    demo_command(cfg)
+
+
+if __name__ == "__main__":
+    main()
