@@ -33,8 +33,6 @@ from dynamics_codec.keyframe import KeyframeCodec, get_keyframe_codec, keyframe_
 from dynamics_codec.motion_model import MotionModel
 from dynamics_codec.sampler import WatershedSampler
 
-#: key-frame codec name -> id stored in the stream header
-_KEYFRAME_IDS = {"x265": KeyframeCodecId.X265, "vtm": KeyframeCodecId.VTM}
 
 
 @dataclass
@@ -124,8 +122,8 @@ class Encoder:
         seed: int = 0,
         chunk_frames: int = 16,
     ) -> None:
-        if keyframe_codec.name not in _KEYFRAME_IDS:
-            raise ConfigError(f"key-frame codec '{keyframe_codec.name}' has no stream id; known {sorted(_KEYFRAME_IDS)}")
+        if keyframe_codec.codec_id not in KeyframeCodecId.__members__.values():
+            raise ConfigError(f"key-frame codec '{keyframe_codec.name}' (id {keyframe_codec.codec_id}) has no stream id")
         self.keyframe_codec = keyframe_codec
         self.keyframe_qp = int(keyframe_qp)
         self.flow = flow
@@ -194,7 +192,7 @@ class Encoder:
             step=step,
             alpha=alpha,
             entropy_params=params,
-            keyframe_codec=_KEYFRAME_IDS[self.keyframe_codec.name],
+            keyframe_codec=KeyframeCodecId(self.keyframe_codec.codec_id),
             keyframe_params=(self.keyframe_qp,),
             tokenizer_hash=model.tokenizer_hash(),
             generator_hash=model.generator_hash(),
@@ -262,6 +260,11 @@ class StreamDecoder:
         parsed = data if isinstance(data, ParsedStream) else parse_stream(data)
         header = parsed.header
         self._check_model(header)
+        if parsed.keyframe_payload[:1] != bytes([int(header.keyframe_codec)]):
+            raise BitstreamError(
+                f"the header names key-frame codec {header.keyframe_codec.name} but the key-frame payload starts "
+                f"with codec id {parsed.keyframe_payload[:1].hex() or 'nothing'}: the stream is corrupt"
+            )
         with timer("keyframe"):
             key = self._decode_keyframe(parsed.keyframe_payload)
         if key.shape[:2] != (header.height, header.width):
