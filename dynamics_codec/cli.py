@@ -116,6 +116,39 @@ def side_by_side(*videos: np.ndarray, gap: int = 4) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
+def _label(image: np.ndarray, text: str) -> np.ndarray:
+    import cv2
+
+    out = image.copy()
+    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def write_flow_figure(path: Path, original: np.ndarray, recon: np.ndarray, true_flow: np.ndarray,
+                      decoded_flow: np.ndarray, columns: int = 3) -> Path:
+    """PNG grid: for a few frames, original / decoded / true motion / decoded motion (same colour scale)."""
+    import cv2
+
+    from dynamics_codec.flow.visualize import flow_to_rgb
+    from dynamics_codec.utils.files import atomic_output_path
+
+    t_inter = true_flow.shape[0]
+    picks = sorted({max(0, min(t_inter - 1, round(t_inter * (i + 1) / columns) - 1)) for i in range(columns)})
+    scale = float(max(np.abs(true_flow).max(), np.abs(decoded_flow).max(), 1e-3))
+    rows = []
+    for t in picks:
+        true_rgb = flow_to_rgb(true_flow[t], scale)
+        dec_rgb = flow_to_rgb(decoded_flow[t], scale)
+        rows.append(side_by_side(*(x[None] for x in (
+            _label(original[t + 1], f"original t={t + 1}"), _label(recon[t + 1], "decoded"),
+            _label(true_rgb, "true motion"), _label(dec_rgb, f"decoded motion (max {scale:.1f}px)"))))[0])
+    grid = np.concatenate([np.concatenate([r, np.full((4, r.shape[1], 3), 255, np.uint8)]) for r in rows])
+    with atomic_output_path(path) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    return path
+
+
 def demo_command(cfg: DictConfig) -> dict:
     """Encode and decode a synthetic clip; print bits, kbps and PSNR; write outputs."""
     from dynamics_codec.data import make_synthetic_clip
@@ -131,7 +164,7 @@ def demo_command(cfg: DictConfig) -> dict:
     result = encoder.encode(clip.frames, clip.fps)
     stream_path = out_dir / "demo.dcv"
     write_stream_file(stream_path, result.bitstream)
-    decoded = build_stream_decoder(cfg, model=model).decode(read_stream_file(stream_path))
+    decoded = build_stream_decoder(cfg, model=model).decode(read_stream_file(stream_path), keep_flow=True)
 
     original, recon = clip.frames, decoded.frames
     zero_motion = np.repeat(recon[:1], len(recon), axis=0)  # key frame repeated: same bits minus motion
@@ -142,6 +175,8 @@ def demo_command(cfg: DictConfig) -> dict:
     write_video(recon, out_dir / "reconstruction.mkv", clip.fps)
     write_video(recon, out_dir / "reconstruction.mp4", clip.fps)
     write_video(side_by_side(original, recon), out_dir / "side_by_side.mp4", clip.fps)
+    if decoded.flow is not None:
+        write_flow_figure(out_dir / "motion.png", original, recon, clip.flow[1:], decoded.flow.numpy())
 
     summary = {
         "clip": {"image": str(c.image), "size": int(c.size), "frames": int(c.num_frames), "fps": clip.fps},
@@ -166,5 +201,6 @@ def demo_command(cfg: DictConfig) -> dict:
         print("NOTE: these are untrained motion-model weights (no trained checkpoint given), so the decoded "
               "motion is not meaningful yet; pass model.checkpoint=<folder> for a trained model.")
     print(f"wrote {stream_path}, {out_dir / 'reconstruction.mkv'} (lossless), {out_dir / 'reconstruction.mp4'}, "
-          f"{out_dir / 'side_by_side.mp4'} (original | decoded), {out_dir / 'summary.json'}")
+          f"{out_dir / 'side_by_side.mp4'} (original | decoded), {out_dir / 'motion.png'} (true vs decoded motion), "
+          f"{out_dir / 'summary.json'}")
     return summary
