@@ -281,18 +281,20 @@ class StreamDecoder:
         flows = []
         gen = torch.Generator(device=self.device).manual_seed(self.generator_seed)
         if header.inter_frames:
+            tok = torch.from_numpy(tokens).to(self.device)[None]  # [1, T-1, V, N]
             with timer("generator"):
                 key_features = model.generator.encode_key(key_t)
-            tok = torch.from_numpy(tokens).to(self.device)[None]  # [1, T-1, V, N]
-            for s in range(0, header.inter_frames, self.chunk_frames):
-                e = min(header.inter_frames, s + self.chunk_frames)
-                with timer("generator"):
-                    flow = model.generator(key_t, tok[:, s:e], key_features=key_features)  # [1, t, 2, H, W]
-                with timer("decoder"):
-                    frames = self.frame_decoder.decode(key_t, flow, generator=gen)[0]
-                out.append(_to_uint8(frames))
-                if keep_flow:
-                    flows.append(flow[0].cpu())
+                flow_all = torch.cat([
+                    model.generator(key_t, tok[:, s : s + self.chunk_frames], key_features=key_features)
+                    for s in range(0, header.inter_frames, self.chunk_frames)
+                ], dim=1)  # [1, T-1, 2, H, W]
+            step = self.frame_decoder.frames_per_call or header.inter_frames
+            with timer("decoder"):
+                for s in range(0, header.inter_frames, step):
+                    frames = self.frame_decoder.decode(key_t, flow_all[:, s : s + step], generator=gen)[0]
+                    out.append(_to_uint8(frames))
+            if keep_flow:
+                flows.append(flow_all[0].cpu())
         return DecodeResult(
             frames=np.concatenate(out, axis=0),
             fps=float(header.fps),

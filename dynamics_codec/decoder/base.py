@@ -22,7 +22,13 @@ class FrameDecoder(torch.nn.Module, abc.ABC):
 
     Subclasses implement :meth:`decode`; ``forward`` calls it so a decoder composes like any
     ``nn.Module``. Decoders follow their inputs' device and dtype.
+
+    ``frames_per_call``: how many frames a caller may hand over at once (memory bound) -- an
+    int for decoders whose frames are independent (warping), ``None`` for decoders that must
+    see the whole sequence in one call (the generative decoder plans its own windows).
     """
+
+    frames_per_call: int | None = 16
 
     @abc.abstractmethod
     def decode(
