@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,29 @@ def test_top_level_config_composes(name):
     assert container["paths"]["checkpoint_dir"].endswith("third_party/checkpoints")
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
-@pytest.mark.parametrize("name", [n for n in TOP_LEVEL if _uses_experiments(n)])
+def _overridden_groups(experiment: str) -> set[str]:
+    text = (CONFIG_DIR / "experiment" / f"{experiment}.yaml").read_text()
+    return set(re.findall(r"override /(\w+)", text))
+
+
+def _hosts(experiment: str) -> list[str]:
+    """Top-level configs with an experiment slot and every group the experiment overrides."""
+    out = []
+    for name in TOP_LEVEL:
+        text = (CONFIG_DIR / f"{name}.yaml").read_text()
+        if _uses_experiments(name) and all(f"- {g}:" in text for g in _overridden_groups(experiment)):
+            out.append(name)
+    return out
+
+
+PAIRS = [(name, e) for e in EXPERIMENTS for name in _hosts(e)]
+
+
+def test_every_experiment_has_a_host_config():
+    assert all(_hosts(e) for e in EXPERIMENTS), {e: _hosts(e) for e in EXPERIMENTS}
+
+
+@pytest.mark.parametrize("name,experiment", PAIRS)
 def test_experiment_composes(name, experiment):
     base, base_c = _compose(name)
     cfg, container = _compose(name, [f"experiment={experiment}"])

@@ -62,12 +62,17 @@ def smooth_motion_field(
     max_displacement: float = 4.0,
     components: int = 3,
     drift: float = 0.0,
+    frame_indices: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Key -> frame flow [T,2,H,W] (flow[0] = 0) and the motion region [H,W].
 
+    ``frame_indices`` returns the flow of those frames only (same random field: the result
+    equals the corresponding rows of the full sequence's flow), for training samples that need
+    one frame of a long clip.
+
     Every component is a plane wave ``sin(k . p + phi)`` with a wavelength of 1/6 to 1 image
     size, oscillating at 0.3-2 Hz; the field is scaled so that its largest displacement is
-    ``max_displacement`` pixels. ``drift`` adds a uniform translation growing linearly in time
+    ``max_displacement`` pixels (to about 1 %: the peak is found on a 4-pixel grid). ``drift`` adds a uniform translation growing linearly in time
     (pixels per second, random direction) inside the region.
     """
     if num_frames < 1 or height < 8 or width < 8:
@@ -79,8 +84,10 @@ def smooth_motion_field(
         cy, cx = rng.uniform(0.2, 0.8) * height, rng.uniform(0.2, 0.8) * width
         sy, sx = rng.uniform(0.15, 0.35) * height, rng.uniform(0.15, 0.35) * width
         region = np.maximum(region, np.exp(-(((ys - cy) / sy) ** 2 + ((xs - cx) / sx) ** 2)))
-    t = np.arange(num_frames) / float(fps)
-    flow = np.zeros((num_frames, 2, height, width))
+    t_all = np.arange(num_frames) / float(fps)
+    t = t_all if frame_indices is None else t_all[np.asarray(frame_indices)]
+    flow = np.zeros((len(t), 2, height, width))
+    spatial_terms = []
     for _ in range(components):
         wavelength = rng.uniform(1 / 6, 1.0) * max(height, width)
         angle = rng.uniform(0, 2 * np.pi)
@@ -89,15 +96,31 @@ def smooth_motion_field(
         direction = rng.normal(size=2)
         direction /= np.linalg.norm(direction) + 1e-12
         freq, phase = rng.uniform(0.3, 2.0), rng.uniform(0, 2 * np.pi)
+        spatial_terms.append((spatial, direction, freq, phase))
         temporal = np.sin(2 * np.pi * freq * t + phase) - np.sin(phase)  # 0 at the key frame
         flow += temporal[:, None, None, None] * direction[None, :, None, None] * spatial[None, None]
-    peak = np.abs(flow * region).max()
+    # the scale is set on the whole sequence so that subsets agree with the full field
+    peak = _peak_displacement(spatial_terms, t_all, region)
     flow = flow * region * (max_displacement / peak if peak > 0 else 0.0)
     if drift:
         angle = rng.uniform(0, 2 * np.pi)
         d = drift * np.array([np.cos(angle), np.sin(angle)])
         flow += t[:, None, None, None] * d[None, :, None, None] * region[None, None]
     return flow.astype(np.float32), region.astype(np.float32)
+
+
+def _peak_displacement(terms, times: np.ndarray, region: np.ndarray, stride: int = 4) -> float:
+    """Largest |flow| component over the whole sequence (before scaling), on a ``stride`` grid.
+
+    The fields are smooth (wavelength >= 1/6 of the image), so the sub-sampled maximum is within
+    about 1 % of the exact one; computing it on the full sequence keeps frame subsets consistent.
+    """
+    reg = region[::stride, ::stride]
+    f = np.zeros((len(times), 2) + reg.shape)
+    for spatial, direction, freq, phase in terms:
+        temporal = np.sin(2 * np.pi * freq * times + phase) - np.sin(phase)
+        f += temporal[:, None, None, None] * direction[None, :, None, None] * spatial[None, None, ::stride, ::stride]
+    return float(np.abs(f * reg).max())
 
 
 def make_synthetic_clip(

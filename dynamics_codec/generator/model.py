@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dynamics_codec.errors import ConfigError, InputError
-from dynamics_codec.nn.unet import UNet
+from dynamics_codec.nn.unet import UNet, coordinate_channels
 
 
 @dataclass
@@ -30,6 +30,7 @@ class GeneratorConfig:
     internal_stride: int = 1  # run both U-Nets at H/stride x W/stride; the flow is upsampled back
     flow_scale: float = 10.0  # network output 1.0 = this many pixels
     use_key_frame_in_flow_unet: bool = True
+    coord_channels: bool = False  # append normalised (x, y) to both U-Nets' inputs (CoordConv)
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeneratorConfig":
@@ -55,8 +56,9 @@ class DenseFlowGenerator(nn.Module):
         super().__init__()
         self.config = cfg = config or GeneratorConfig()
         c_tok = cfg.num_vectors * cfg.num_values
-        self.image_features = UNet(3, c_tok, cfg.image_channels)
-        self.flow_unet = UNet(c_tok + (3 if cfg.use_key_frame_in_flow_unet else 0), 2, cfg.flow_channels)
+        coords = 2 if cfg.coord_channels else 0
+        self.image_features = UNet(3 + coords, c_tok, cfg.image_channels)
+        self.flow_unet = UNet(c_tok + (3 if cfg.use_key_frame_in_flow_unet else 0) + coords, 2, cfg.flow_channels)
 
     def _key_small(self, key: torch.Tensor) -> torch.Tensor:
         s = self.config.internal_stride
@@ -66,7 +68,10 @@ class DenseFlowGenerator(nn.Module):
         """Key-frame features [B, V*N, h, w] (h = ceil(H / internal_stride))."""
         if key.ndim != 4 or key.shape[1] != 3:
             raise InputError(f"generator: key frame must be [B,3,H,W] in [0,1], got {tuple(key.shape)}")
-        return self.image_features(self._key_small(key) * 2 - 1)
+        x = self._key_small(key) * 2 - 1
+        if self.config.coord_channels:
+            x = torch.cat([x, coordinate_channels(x.shape[0], x.shape[2], x.shape[3], x)], dim=1)
+        return self.image_features(x)
 
     def forward(self, key: torch.Tensor, tokens: torch.Tensor, key_features: torch.Tensor | None = None) -> torch.Tensor:
         """Dense flow [B, T, 2, H, W] for key [B,3,H,W] and tokens [B, T, V, N]."""
@@ -84,6 +89,8 @@ class DenseFlowGenerator(nn.Module):
         if cfg.use_key_frame_in_flow_unet:
             k = (self._key_small(key) * 2 - 1)[:, None].expand(b, t, 3, hs, ws).reshape(b * t, 3, hs, ws)
             x = torch.cat([x, k], dim=1)
+        if cfg.coord_channels:
+            x = torch.cat([x, coordinate_channels(b * t, hs, ws, x)], dim=1)
         flow = self.flow_unet(x) * cfg.flow_scale
         if (hs, ws) != (h, w):
             flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)

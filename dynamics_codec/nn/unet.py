@@ -78,3 +78,12 @@ class UNet(nn.Module):
             h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             h = dec(torch.cat([h, skip], dim=1))
         return self.head(h)
+
+
+def coordinate_channels(batch: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """``[B, 2, H, W]`` normalised pixel coordinates in [-1, 1] (x then y): position for the
+    network to build position-dependent motion bases from (CoordConv)."""
+    ys = torch.linspace(-1.0, 1.0, height, device=like.device, dtype=like.dtype)
+    xs = torch.linspace(-1.0, 1.0, width, device=like.device, dtype=like.dtype)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))  # [2, H, W]
+    return grid.unsqueeze(0).expand(batch, -1, -1, -1)

@@ -21,7 +21,7 @@ from compressai.layers import GDN
 from torch import nn
 
 from dynamics_codec.errors import InputError
-from dynamics_codec.nn.unet import UNet
+from dynamics_codec.nn.unet import UNet, coordinate_channels
 
 
 @dataclass
@@ -35,6 +35,7 @@ class TokenizerConfig:
     vectorizer_channels: int = 64
     vectorizer_stages: int = 4
     flow_scale: float = 10.0  # pixels mapped to 1.0 at the network input
+    coord_channels: bool = False  # append normalised (x, y) to the U-Net input (CoordConv)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TokenizerConfig":
@@ -76,7 +77,7 @@ class MotionTokenizer(nn.Module):
     def __init__(self, config: TokenizerConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or TokenizerConfig()
-        in_ch = 4 + (3 if cfg.use_key_frame else 0)
+        in_ch = 4 + (3 if cfg.use_key_frame else 0) + (2 if cfg.coord_channels else 0)
         self.features = UNet(in_ch, cfg.feature_channels, cfg.unet_channels)
         self.vectorizers = nn.ModuleList(
             Vectorizer(cfg.feature_channels, cfg.vectorizer_channels, cfg.vectorizer_stages, cfg.num_values)
@@ -104,6 +105,8 @@ class MotionTokenizer(nn.Module):
         if cfg.input_stride > 1:
             # area pooling keeps sparse samples: pooled flow / pooled mask is the local mean motion
             x = F.avg_pool2d(x, cfg.input_stride, ceil_mode=True)
+        if cfg.coord_channels:
+            x = torch.cat([x, coordinate_channels(x.shape[0], x.shape[2], x.shape[3], x)], dim=1)
         feats = self.features(x)
         tokens = torch.stack([v(feats) for v in self.vectorizers], dim=1)  # [B*, V, N]
         return tokens.reshape(*lead, cfg.num_vectors, cfg.num_values)

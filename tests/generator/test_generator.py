@@ -40,3 +40,10 @@ def test_token_shape_checked():
     gen = DenseFlowGenerator(GeneratorConfig(**TINY))
     with pytest.raises(InputError, match=r"\[B,T,2,20\]"):
         gen(torch.rand(1, 3, 16, 16), torch.randn(1, 2, 40))
+
+
+def test_coordinate_channels_option():
+    gen = DenseFlowGenerator(GeneratorConfig(coord_channels=True, **TINY)).eval()
+    assert gen.image_features.stem.conv1.in_channels == 5
+    flow = gen(torch.rand(1, 3, 40, 36), torch.randn(1, 2, 2, 20))
+    assert flow.shape == (1, 2, 2, 40, 36)

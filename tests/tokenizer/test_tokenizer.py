@@ -58,3 +58,10 @@ def test_bad_shapes_are_reported():
     tok = MotionTokenizer(TokenizerConfig(**TINY))
     with pytest.raises(InputError, match="sparse flow and mask"):
         tok(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
+
+
+def test_coordinate_channels_option():
+    tok = MotionTokenizer(TokenizerConfig(coord_channels=True, **TINY)).eval()
+    assert tok.features.stem.conv1.in_channels == 6
+    flow, mask = _sparse(b=1, t=2)
+    assert tok(flow, mask).shape == (1, 2, 2, 20)

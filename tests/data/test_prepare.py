@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+
+from dynamics_codec.data import make_synthetic_clip
+from dynamics_codec.data.dataset import PreparedClipDataset
+from dynamics_codec.data.prepare import prepare_dataset, split_of
+from dynamics_codec.flow import FlowCache
+from dynamics_codec.io import read_video, write_video
+from dynamics_codec.sampler import WatershedSampler
+
+
+def _videos(folder):
+    folder.mkdir()
+    for i, n in enumerate((8, 9, 3)):
+        clip = make_synthetic_clip("chelsea", size=72, num_frames=n, rng=np.random.default_rng(i))
+        write_video(clip.frames, folder / f"v{i}.mkv", 25)
+    (folder / "broken.mp4").write_bytes(b"not a video")
+
+
+def test_prepare_is_resumable_skips_bad_videos_and_feeds_the_dataset(tmp_path):
+    _videos(tmp_path / "in")
+    out = tmp_path / "out"
+    flow = {"name": "dis", "preset": "ultrafast"}
+    summary = prepare_dataset(tmp_path / "in", out, flow=flow, size=64, num_frames=6, progress=False)
+    assert summary["videos"] == 4 and summary["clips"] == 2
+    reasons = {s["source"].split("/")[-1]: s["reason"] for s in summary["skipped"]}
+    assert reasons["v2.mkv"].startswith("too short") and reasons["broken.mp4"].startswith("unreadable")
+    entries = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert {e["id"] for e in entries} == {"v0.mkv__00", "v1.mkv__00"}
+    e = entries[0]
+    frames = read_video(out / "clips" / e["id"]).frames
+    assert frames.shape == (6, 64, 64, 3)
+    flows = FlowCache(out / "flows").load(e["flow_file"].split("/")[-1][:-len(".safetensors")])
+    assert flows.shape == (5, 2, 64, 64)
+    # resume: nothing is recomputed (files untouched)
+    mtime = (out / e["flow_file"]).stat().st_mtime_ns
+    again = prepare_dataset(tmp_path / "in", out, flow=flow, size=64, num_frames=6, progress=False)
+    assert again["clips"] == 2 and (out / e["flow_file"]).stat().st_mtime_ns == mtime
+    ds = PreparedClipDataset(WatershedSampler(nms_ks=9), root=out, split=e["split"])
+    sample = ds[0]
+    assert sample["key"].shape == (3, 64, 64) and sample["flow"].shape == (2, 64, 64)
+
+
+def test_split_is_by_source_name_and_deterministic():
+    names = [f"/data/video_{i}.mp4" for i in range(400)]
+    splits = [split_of(n, 0.1) for n in names]
+    assert 20 < splits.count("val") < 60
+    assert splits == [split_of(n.replace("/data", "/elsewhere"), 0.1) for n in names]
