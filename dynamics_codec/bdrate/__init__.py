@@ -1,0 +1,25 @@
+"""BD-rate (pchip / cubic / akima through ``bjontegaard``), RD curves and the results table.
+
+Sign convention: negative BD-rate = the tested codec needs fewer bits than the anchor at
+equal quality. Default averaging: BD-rate per sequence, then the mean (``pooled`` selectable).
+"""
+
+from dynamics_codec.bdrate.bd import INTERPOLATIONS, QUALITY_AXES, bd_quality, bd_rate, curve_overlap, quality_axis
+from dynamics_codec.bdrate.report import (
+    AVERAGING_MODES,
+    BDEntry,
+    Curve,
+    RDPoint,
+    average_curve,
+    bd_table,
+    collect_curves,
+    table_csv,
+    table_markdown,
+    write_report,
+)
+
+__all__ = [
+    "INTERPOLATIONS", "QUALITY_AXES", "bd_rate", "bd_quality", "curve_overlap", "quality_axis",
+    "AVERAGING_MODES", "BDEntry", "Curve", "RDPoint", "average_curve", "bd_table", "collect_curves",
+    "table_csv", "table_markdown", "write_report",
+]

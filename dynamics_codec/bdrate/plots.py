@@ -1,0 +1,70 @@
+"""RD curves with matplotlib (Agg backend): one figure per metric, per sequence and averaged.
+
+Files: ``<out>/rd_<metric>_average.<fmt>`` (curves averaged over sequences per rate point, as in
+:func:`~dynamics_codec.bdrate.report.average_curve`) and ``<out>/<sequence>/rd_<metric>.<fmt>``.
+x: total rate in kbit/s (log scale), y: the metric's higher-is-better quality axis.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["plot_rd_curves", "plot_curve_set"]
+
+
+def plot_curve_set(curves: Sequence, metric: str, title: str, path_stem: Path, formats: Sequence[str]) -> list[Path]:
+    """One figure of ``curves`` (``Curve`` objects) on ``metric``'s quality axis; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from dynamics_codec.bdrate.bd import quality_axis
+    from dynamics_codec.utils.files import atomic_output_path
+
+    fig, ax = plt.subplots(figsize=(4.8, 3.6), dpi=150)
+    for curve in sorted(curves, key=lambda c: (c.kind != "ours", c.codec)):
+        rates, quality = curve.values(metric)
+        if len(rates):
+            ax.plot(rates, quality, marker="o" if curve.kind == "ours" else "s",
+                    linestyle="-" if curve.kind == "ours" else "--", label=curve.codec)
+    ax.set_xscale("log")
+    ax.set_xlabel("rate [kbit/s]")
+    ax.set_ylabel(quality_axis(metric).label)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written = []
+    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        target = path_stem.with_name(f"{path_stem.name}.{fmt}")
+        with atomic_output_path(target) as tmp:
+            fig.savefig(tmp, format=fmt)
+        written.append(target)
+    plt.close(fig)
+    return written
+
+
+def plot_rd_curves(curves: dict, metrics: Sequence[str], out_dir: str | Path,
+                   formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Every per-sequence and averaged RD figure for ``metrics``."""
+    from dynamics_codec.bdrate.report import average_curve
+
+    out_dir = Path(out_dir)
+    by_seq: dict[str, list] = defaultdict(list)
+    by_codec: dict[str, list] = defaultdict(list)
+    for (seq, codec), curve in curves.items():
+        by_seq[seq].append(curve)
+        by_codec[codec].append(curve)
+    written: list[Path] = []
+    for metric in metrics:
+        averaged = [average_curve(cs, [metric]) for cs in by_codec.values()]
+        n = len(by_seq)
+        written += plot_curve_set(averaged, metric, f"average over {n} sequence{'s' * (n != 1)}",
+                                  out_dir / f"rd_{metric}_average", formats)
+        for seq, cs in sorted(by_seq.items()):
+            written += plot_curve_set(cs, metric, seq, out_dir / seq / f"rd_{metric}", formats)
+    return written

@@ -1,0 +1,247 @@
+"""What ``scripts/eval_bdrate.py`` does: code every sequence at every rate point with our codec
+and each anchor, measure, write one result file per point, then the BD-rate report.
+
+Stages (``eval.stage``): ``encode`` (the points), ``report`` (table and plots from whatever
+result files exist), ``all`` (both; the default). Resumable: a point whose result file exists
+with the same codec fingerprint is skipped. Parallel on one machine: anchor encodes run in
+``eval.workers`` processes and are cached on disk (``eval.anchor_cache_dir``); our codec runs in
+this process on ``device``. Across a cluster: ``eval.shard.count`` / ``eval.shard.index`` give
+each job a deterministic share of the points, swept with Hydra's multirun and a launcher
+plugin (``hydra/launcher=submitit_slurm``), then one ``eval.stage=report`` run; see
+``scripts/eval_bdrate.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from dynamics_codec.errors import ConfigError
+from dynamics_codec.evaluation.results import (
+    anchor_label,
+    codec_fingerprint,
+    is_finished,
+    ours_label,
+    result_path,
+    software_versions,
+    write_result,
+)
+from dynamics_codec.evaluation.sequences import Sequence, list_sequence_paths, load_sequence
+from dynamics_codec.utils.files import atomic_output_path, atomic_write_bytes
+
+__all__ = ["PointJob", "plan_jobs", "evaluate_command", "run_points", "report_command"]
+
+STAGES = ("all", "encode", "report")
+
+
+@dataclass
+class PointJob:
+    """One (sequence, codec, rate point) to produce."""
+
+    sequence: str
+    codec: str  # "ours" or an anchor name
+    label: str
+    params: dict[str, Any] = field(default_factory=dict)  # keyframe_qp + token_step, or qp
+
+
+def plan_jobs(sequence_names: list[str], cfg: DictConfig) -> list[PointJob]:
+    """Every point of the configured grid, in a fixed order, restricted to this job's shard."""
+    rp, ev = cfg.rate_points, cfg.eval
+    jobs = []
+    for seq in sequence_names:
+        for kqp in rp.keyframe_qps:
+            for step in rp.token_steps:
+                jobs.append(PointJob(seq, "ours", ours_label(kqp, step), {"keyframe_qp": int(kqp),
+                                                                          "token_step": float(step)}))
+        for name in ev.anchors:
+            if name not in cfg.anchors:
+                raise ConfigError(f"eval.anchors names '{name}' but cfg.anchors has only {list(cfg.anchors)}; add it "
+                                  f"with anchor@anchors.{name}=<config> or remove it from eval.anchors")
+            for qp in cfg.anchors[name].qps:
+                jobs.append(PointJob(seq, str(name), anchor_label(qp), {"qp": int(qp)}))
+    count, index = int(ev.shard.count), int(ev.shard.index)
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"eval.shard.index must be in 0..count-1, found index={index}, count={count}")
+    return [job for i, job in enumerate(jobs) if i % count == index]
+
+
+def _anchor_options(anchor_cfg: DictConfig) -> dict[str, Any]:
+    opts = OmegaConf.to_container(anchor_cfg, resolve=True)
+    return {k: v for k, v in opts.items() if k not in ("name", "qps")}
+
+
+def _ours_cfg(cfg: DictConfig, keyframe_qp: int, token_step: float) -> DictConfig:
+    point = copy.deepcopy(cfg)
+    OmegaConf.set_struct(point, False)
+    point.keyframe.qp = int(keyframe_qp)
+    point.entropy.step = float(token_step)
+    return point
+
+
+def _ours_identity(cfg: DictConfig, model) -> tuple[str, dict[str, Any]]:
+    import dynamics_codec
+
+    version = f"dynamics_codec {dynamics_codec.__version__}; {model.describe()}; tokenizer " \
+              f"{model.tokenizer_hash().hex()} generator {model.generator_hash().hex()}"
+    settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in
+                ("keyframe", "flow", "sampler", "entropy", "decoder", "video")}
+    settings["keyframe"].pop("qp", None)
+    settings["entropy"].pop("step", None)
+    settings["seed"] = int(cfg.get("seed", 0))
+    for k in ("bin_dir", "cfg_dir"):
+        settings["keyframe"].pop(k, None)
+    return version, settings
+
+
+def _sequence_record(seq: Sequence) -> dict[str, Any]:
+    from dynamics_codec.anchors.base import clip_hash
+
+    t, h, w, _ = seq.frames.shape
+    return {"name": seq.name, "path": str(seq.path), "hash": clip_hash(seq.frames, seq.fps), "frames": t,
+            "height": h, "width": w, "fps": seq.fps}
+
+
+def _metrics_fields(suite, original: np.ndarray, decoded: np.ndarray, json_path: Path) -> tuple[dict, float]:
+    t0 = time.perf_counter()
+    m = suite.evaluate(original, decoded)
+    fields = {"metrics": m.summary(), "per_frame": {k: v for k, v in m.per_frame.items()},
+              "fvd": m.fvd.to_json() if m.fvd is not None else None, "metric_settings": suite.describe()}
+    if m.fvd is not None and m.fvd.real_features is not None and m.fvd.num_windows:
+        with atomic_output_path(json_path.with_suffix(".fvd.npz")) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, real=m.fvd.real_features, fake=m.fvd.fake_features)
+    return fields, time.perf_counter() - t0
+
+
+def run_points(cfg: DictConfig) -> dict[str, int]:
+    """Produce every unfinished point of this shard; returns counts (done, skipped)."""
+    from dynamics_codec.anchors import AnchorCache, AnchorJob, build_anchor, encode_anchor_points
+    from dynamics_codec.codec import build_encoder, build_stream_decoder, load_motion_model
+    from dynamics_codec.io import write_video
+    from dynamics_codec.metrics import MetricSuite
+
+    ev = cfg.eval
+    results_dir = Path(ev.results_dir)
+    progress = bool(ev.get("progress", True))
+    paths = list_sequence_paths(cfg.sequences)
+    jobs = plan_jobs([p.stem for p in paths], cfg)
+    by_name = {p.stem: p for p in paths}
+    sequences: dict[str, Sequence] = {}
+
+    def seq(name: str) -> Sequence:
+        if name not in sequences:
+            sequences[name] = load_sequence(by_name[name], cfg.video)
+        return sequences[name]
+
+    metric_names = list(ev.metrics.names)
+    anchors = {name: build_anchor(str(cfg.anchors[name].name), **_anchor_options(cfg.anchors[name]))
+               for name in {j.codec for j in jobs if j.codec != "ours"}}
+    model = load_motion_model(cfg) if any(j.codec == "ours" for j in jobs) else None
+    fingerprints: dict[str, str] = {}
+    identities: dict[str, tuple[str, dict]] = {}
+    if model is not None:
+        identities["ours"] = _ours_identity(cfg, model)
+    for name, anchor in anchors.items():
+        identities[name] = (anchor.version(), {**anchor.settings(), "video": OmegaConf.to_container(cfg.video)})
+    for name, (version, settings) in identities.items():
+        fingerprints[name] = codec_fingerprint(version, {**settings, "metrics": sorted(metric_names)})
+
+    def path_of(job: PointJob) -> Path:
+        return result_path(results_dir, job.sequence, job.codec, job.label)
+
+    pending = [j for j in jobs if ev.get("recompute", False) or not is_finished(path_of(j), fingerprints[j.codec])]
+    skipped = len(jobs) - len(pending)
+    print(f"eval: {len(paths)} sequences, {len(jobs)} points in this shard, {skipped} already finished, "
+          f"{len(pending)} to do -> {results_dir}")
+    if not pending:
+        return {"done": 0, "skipped": skipped}
+    suite = MetricSuite.from_config(ev.metrics, device=cfg.get("device", "cpu"), progress=progress)
+    versions = software_versions()
+
+    def finish(job: PointJob, decoded: np.ndarray, bits: dict[str, int], kbps: float, timings: dict[str, Any],
+               extra_codec: dict[str, Any]) -> None:
+        path = path_of(job)
+        s = seq(job.sequence)
+        fields, metric_s = _metrics_fields(suite, s.frames, decoded, path)
+        version, settings = identities[job.codec]
+        record = {
+            "sequence": _sequence_record(s),
+            "codec": {"name": job.codec, "kind": "ours" if job.codec == "ours" else "anchor", "version": version,
+                      "settings": settings, "fingerprint": fingerprints[job.codec], **extra_codec},
+            "rate_point": {"label": job.label, **job.params},
+            "bits": bits, "kbps": kbps, **fields,
+            "timings": {**timings, "metrics_s": metric_s}, "versions": versions,
+            "result_file": str(path.relative_to(results_dir)),
+        }
+        write_result(path, record)
+        if ev.get("save_reconstructions", False):
+            write_video(decoded, path.with_suffix(".mkv"), s.fps)
+
+    # anchors: cached, parallel encodes first, then metrics here
+    cache = AnchorCache(ev.anchor_cache_dir)
+    for name, anchor in anchors.items():
+        todo = [j for j in pending if j.codec == name]
+        if not todo:
+            continue
+        t0 = time.perf_counter()
+        points = encode_anchor_points(anchor, [AnchorJob(j.sequence, seq(j.sequence).frames, seq(j.sequence).fps,
+                                                         j.params["qp"]) for j in todo],
+                                      cache, workers=int(ev.workers), progress=progress)
+        print(f"eval: anchor {name}: {len(todo)} points in {time.perf_counter() - t0:.1f} s "
+              f"({sum(p.hit for p in points)} from the cache {cache.root})")
+        for job, point in zip(tqdm(todo, desc=f"metrics {name}", disable=not progress), points):
+            s = seq(job.sequence)
+            bits = {"total": point.bits}
+            finish(job, point.decoded_video(), bits, point.bits * s.fps / s.frames.shape[0] / 1000.0,
+                   {**point.meta.get("timings", {}), "cached": point.hit},
+                   {"reported_version": point.meta.get("reported_version"), "cache_key": point.meta["key"]})
+
+    # our codec: one encoder/decoder per rate point, the motion model shared
+    ours = [j for j in pending if j.codec == "ours"]
+    for job in tqdm(ours, desc="ours", disable=not progress):
+        s = seq(job.sequence)
+        point_cfg = _ours_cfg(cfg, job.params["keyframe_qp"], job.params["token_step"])
+        t0 = time.perf_counter()
+        encoded = build_encoder(point_cfg, model=model).encode(s.frames, s.fps)
+        t1 = time.perf_counter()
+        decoded = build_stream_decoder(point_cfg, model=model).decode(encoded.bitstream)
+        t2 = time.perf_counter()
+        atomic_write_bytes(path_of(job).with_suffix(".dcv"), encoded.bitstream)
+        finish(job, decoded.frames, dict(encoded.bits), encoded.kbps,
+               {"encode_s": t1 - t0, "decode_s": t2 - t1, "encode_stages_s": encoded.timings,
+                "decode_stages_s": decoded.timings},
+               {"points_per_frame": encoded.points_per_frame})
+    return {"done": len(pending), "skipped": skipped}
+
+
+def report_command(cfg: DictConfig) -> dict[str, Any]:
+    from dynamics_codec.bdrate import write_report
+
+    ev = cfg.eval
+    report = write_report(ev.results_dir, ev.report_dir, list(ev.report.metrics), method=str(ev.report.interpolation),
+                          averaging=str(ev.report.averaging), anchors=list(ev.anchors),
+                          plot_formats=list(ev.report.plot_formats))
+    print(Path(report["table"]).read_text())
+    print(f"eval: wrote {ev.report_dir}/bdrate.csv, bdrate.md, bdrate_per_sequence.csv, rd_points.csv and "
+          f"{len(report['figures'])} plot files")
+    return report
+
+
+def evaluate_command(cfg: DictConfig) -> dict[str, Any]:
+    """The whole of ``scripts/eval_bdrate.py``."""
+    stage = str(cfg.eval.stage)
+    if stage not in STAGES:
+        raise ConfigError(f"eval.stage must be one of {STAGES}, found {stage!r}")
+    out: dict[str, Any] = {}
+    if stage in ("all", "encode"):
+        out["points"] = run_points(cfg)
+    if stage == "report" or (stage == "all" and int(cfg.eval.shard.count) == 1):
+        out["report"] = report_command(cfg)
+    return out

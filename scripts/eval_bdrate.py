@@ -1,0 +1,24 @@
+"""BD-rate of our codec against anchors: python scripts/eval_bdrate.py sequences=<folder | manifest.txt>.
+
+Writes one JSON per (sequence, codec, rate point) under eval.results_dir (resumable), then the
+BD-rate table (CSV, Markdown) and RD plots under eval.report_dir. Options: configs/eval_bdrate.yaml
+and configs/eval/default.yaml. On a SLURM cluster (hydra-submitit-launcher plugin installed):
+
+    python scripts/eval_bdrate.py -m hydra/launcher=submitit_slurm eval.stage=encode \
+        eval.shard.count=8 'eval.shard.index=range(8)'
+    python scripts/eval_bdrate.py eval.stage=report
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(config_path="../configs", config_name="eval_bdrate", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from dynamics_codec.evaluation import evaluate_command
+
+    evaluate_command(cfg)
+
+
+if __name__ == "__main__":
+    main()
