@@ -47,3 +47,20 @@ def test_split_is_by_source_name_and_deterministic():
     splits = [split_of(n, 0.1) for n in names]
     assert 20 < splits.count("val") < 60
     assert splits == [split_of(n.replace("/data", "/elsewhere"), 0.1) for n in names]
+
+
+def test_prepare_data_script(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    _videos(tmp_path / "in")
+    proc = subprocess.run(
+        [sys.executable, str(root / "scripts" / "prepare_data.py"), f"input={tmp_path / 'in'}",
+         f"output={tmp_path / 'out'}", "size=64", "num_frames=6", "flow.preset=ultrafast", "progress=false",
+         f"hydra.run.dir={tmp_path / 'h'}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "4 videos -> 2 clips" in proc.stdout and "skipped" in proc.stdout and "too short" in proc.stdout
