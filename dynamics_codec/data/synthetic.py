@@ -70,26 +70,27 @@ def smooth_motion_field(
     equals the corresponding rows of the full sequence's flow), for training samples that need
     one frame of a long clip.
 
-    Every component is a plane wave ``sin(k . p + phi)`` with a wavelength of 1/6 to 1 image
-    size, oscillating at 0.3-2 Hz; the field is scaled so that its largest displacement is
+    Every component is a plane wave ``sin(k . p + phi)`` with a wavelength of 1/2 to 2 image
+    sizes (sway, not ripples), oscillating at 0.3-2 Hz, inside a soft region of one or two large
+    Gaussian blobs; the field is scaled so that its largest displacement is
     ``max_displacement`` pixels (to about 1 %: the peak is found on a 4-pixel grid). ``drift`` adds a uniform translation growing linearly in time
     (pixels per second, random direction) inside the region.
     """
     if num_frames < 1 or height < 8 or width < 8:
         raise InputError(f"synthetic motion needs >= 1 frame of >= 8x8 pixels; got {num_frames} x {height}x{width}")
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-    # soft motion region: a union of 1-3 Gaussian blobs covering 20-70 % of the frame
+    # soft motion region: a union of 1-2 large Gaussian blobs
     region = np.zeros((height, width))
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(1, 3))):
         cy, cx = rng.uniform(0.2, 0.8) * height, rng.uniform(0.2, 0.8) * width
-        sy, sx = rng.uniform(0.15, 0.35) * height, rng.uniform(0.15, 0.35) * width
+        sy, sx = rng.uniform(0.25, 0.5) * height, rng.uniform(0.25, 0.5) * width
         region = np.maximum(region, np.exp(-(((ys - cy) / sy) ** 2 + ((xs - cx) / sx) ** 2)))
     t_all = np.arange(num_frames) / float(fps)
     t = t_all if frame_indices is None else t_all[np.asarray(frame_indices)]
     flow = np.zeros((len(t), 2, height, width))
     spatial_terms = []
     for _ in range(components):
-        wavelength = rng.uniform(1 / 6, 1.0) * max(height, width)
+        wavelength = rng.uniform(0.5, 2.0) * max(height, width)
         angle = rng.uniform(0, 2 * np.pi)
         k = 2 * np.pi / wavelength * np.array([np.cos(angle), np.sin(angle)])
         spatial = np.sin(k[0] * xs + k[1] * ys + rng.uniform(0, 2 * np.pi))
@@ -112,7 +113,7 @@ def smooth_motion_field(
 def _peak_displacement(terms, times: np.ndarray, region: np.ndarray, stride: int = 4) -> float:
     """Largest |flow| component over the whole sequence (before scaling), on a ``stride`` grid.
 
-    The fields are smooth (wavelength >= 1/6 of the image), so the sub-sampled maximum is within
+    The fields are smooth (wavelength >= 1/2 of the image), so the sub-sampled maximum is within
     about 1 % of the exact one; computing it on the full sequence keeps frame subsets consistent.
     """
     reg = region[::stride, ::stride]
