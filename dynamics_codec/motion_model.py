@@ -25,6 +25,21 @@ from dynamics_codec.utils.files import atomic_output_path, atomic_write_text
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+#: checkpoints shipped inside the package, addressed as ``builtin:<name>``
+BUILTIN_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint folder; ``builtin:<name>`` names one shipped with the package."""
+    text = str(path)
+    if text.startswith("builtin:"):
+        name = text[len("builtin:"):]
+        folder = BUILTIN_DIR / name
+        if not folder.is_dir():
+            known = sorted(p.name for p in BUILTIN_DIR.iterdir() if p.is_dir()) if BUILTIN_DIR.is_dir() else []
+            raise MissingWeightsError(f"no built-in checkpoint '{name}' (shipped: {known})")
+        return folder
+    return Path(path)
 
 
 class MotionModel(nn.Module):
@@ -66,7 +81,9 @@ class MotionModel(nn.Module):
 
     @classmethod
     def load(cls, folder: str | os.PathLike, map_location: str | torch.device = "cpu") -> "MotionModel":
-        folder = Path(folder)
+        """Load a checkpoint folder (or ``builtin:<name>``, a checkpoint shipped with the package)."""
+        label = str(folder)
+        folder = resolve_checkpoint(folder)
         weights, config = folder / WEIGHTS_FILE, folder / CONFIG_FILE
         missing = [str(p) for p in (weights, config) if not p.is_file()]
         if missing:
@@ -80,7 +97,7 @@ class MotionModel(nn.Module):
         )
         state = load_file(str(weights), device=str(map_location))
         model.load_state_dict(state, strict=True)
-        model.info["weights"] = str(folder)
+        model.info["weights"] = label
         return model
 
     def save(self, folder: str | os.PathLike, info: dict | None = None) -> Path:

@@ -31,6 +31,8 @@ class GeneratorConfig:
     flow_scale: float = 10.0  # network output 1.0 = this many pixels
     use_key_frame_in_flow_unet: bool = True
     coord_channels: bool = False  # append normalised (x, y) to both U-Nets' inputs (CoordConv)
+    image_norm: str = "group"  # key-frame feature U-Net normalisation
+    flow_norm: str = "none"  # flow U-Net: none keeps the token amplitudes (group would divide them away)
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeneratorConfig":
@@ -57,8 +59,10 @@ class DenseFlowGenerator(nn.Module):
         self.config = cfg = config or GeneratorConfig()
         c_tok = cfg.num_vectors * cfg.num_values
         coords = 2 if cfg.coord_channels else 0
-        self.image_features = UNet(3 + coords, c_tok, cfg.image_channels)
-        self.flow_unet = UNet(c_tok + (3 if cfg.use_key_frame_in_flow_unet else 0) + coords, 2, cfg.flow_channels)
+        self.image_features = UNet(3 + coords, c_tok, cfg.image_channels, norm=cfg.image_norm)
+        self.flow_unet = UNet(
+            c_tok + (3 if cfg.use_key_frame_in_flow_unet else 0) + coords, 2, cfg.flow_channels, norm=cfg.flow_norm
+        )
 
     def _key_small(self, key: torch.Tensor) -> torch.Tensor:
         s = self.config.internal_stride

@@ -29,13 +29,16 @@ class TokenizerConfig:
     num_vectors: int = 2
     num_values: int = 20
     use_key_frame: bool = False
-    input_stride: int = 1  # area-pool the sparse input by this factor before the U-Net
+    input_stride: int = 1  # pool the sparse input by this factor before the U-Net (normalised pooling)
     unet_channels: tuple[int, ...] = (32, 64, 128)
     feature_channels: int = 64
     vectorizer_channels: int = 64
     vectorizer_stages: int = 4
-    flow_scale: float = 10.0  # pixels mapped to 1.0 at the network input
+    flow_scale: float = 1.0  # pixels mapped to 1.0 at the network input
     coord_channels: bool = False  # append normalised (x, y) to the U-Net input (CoordConv)
+    norm: str = "none"  # U-Net normalisation: none keeps flow amplitudes (group would divide them away)
+    densify_sigma: float = 32.0  # > 0: also feed a Gaussian normalised-convolution interpolation of the
+    #                             sparse flow (sigma in input pixels) and its sample density
 
     @classmethod
     def from_dict(cls, d: dict) -> "TokenizerConfig":
@@ -54,6 +57,25 @@ class TokenizerConfig:
         d = asdict(self)
         d["unet_channels"] = list(self.unet_channels)
         return d
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, int(round(3 * sigma)))
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def densify(flow: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Normalised convolution: Gaussian-weighted mean of the sampled vectors around every pixel
+    ``[N,2,H,W]`` plus the sample density ``[N,1,H,W]`` (how much support that mean has)."""
+    density = _gaussian_blur(mask, sigma)
+    dense = _gaussian_blur(flow * mask, sigma) / density.clamp_min(1e-6)
+    scale = density.flatten(1).amax(1).clamp_min(1e-6).view(-1, 1, 1, 1)
+    return torch.cat([dense * (density > 1e-6), density / scale], dim=1)
 
 
 class Vectorizer(nn.Module):
@@ -77,8 +99,8 @@ class MotionTokenizer(nn.Module):
     def __init__(self, config: TokenizerConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or TokenizerConfig()
-        in_ch = 4 + (3 if cfg.use_key_frame else 0) + (2 if cfg.coord_channels else 0)
-        self.features = UNet(in_ch, cfg.feature_channels, cfg.unet_channels)
+        in_ch = 4 + (3 if cfg.use_key_frame else 0) + (2 if cfg.coord_channels else 0) + (3 if cfg.densify_sigma > 0 else 0)
+        self.features = UNet(in_ch, cfg.feature_channels, cfg.unet_channels, norm=cfg.norm)
         self.vectorizers = nn.ModuleList(
             Vectorizer(cfg.feature_channels, cfg.vectorizer_channels, cfg.vectorizer_stages, cfg.num_values)
             for _ in range(cfg.num_vectors)
@@ -96,15 +118,26 @@ class MotionTokenizer(nn.Module):
             )
         lead = sparse_flow.shape[:-3]
         h, w = sparse_flow.shape[-2:]
-        x = torch.cat([sparse_flow.reshape(-1, 2, h, w) / cfg.flow_scale, mask.reshape(-1, 2, h, w)], dim=1)
+        flow = sparse_flow.reshape(-1, 2, h, w) / cfg.flow_scale
+        m = mask.reshape(-1, 2, h, w)
+        if cfg.input_stride > 1:
+            # normalised pooling: the mean of the sampled vectors in each cell at their own amplitude
+            # (plain area pooling would divide a lone sample by stride^2), and whether a cell has one
+            s = cfg.input_stride
+            flow = F.avg_pool2d(flow * m, s, ceil_mode=True) / F.avg_pool2d(m, s, ceil_mode=True).clamp_min(1e-6)
+            m = F.max_pool2d(m, s, ceil_mode=True)
+            flow = flow * m
+        x = torch.cat([flow, m], dim=1)
+        if cfg.densify_sigma > 0:
+            x = torch.cat([x, densify(flow, m[:, :1], cfg.densify_sigma / max(cfg.input_stride, 1))], dim=1)
         if cfg.use_key_frame:
             if key is None:
                 raise InputError("tokenizer: this configuration uses the key frame (use_key_frame=true); pass key")
             n_frames = x.shape[0] // key.shape[0]
-            x = torch.cat([x, key.repeat_interleave(n_frames, dim=0)], dim=1)
-        if cfg.input_stride > 1:
-            # area pooling keeps sparse samples: pooled flow / pooled mask is the local mean motion
-            x = F.avg_pool2d(x, cfg.input_stride, ceil_mode=True)
+            k = key.repeat_interleave(n_frames, dim=0)
+            if cfg.input_stride > 1:
+                k = F.avg_pool2d(k, cfg.input_stride, ceil_mode=True)
+            x = torch.cat([x, k], dim=1)
         if cfg.coord_channels:
             x = torch.cat([x, coordinate_channels(x.shape[0], x.shape[2], x.shape[3], x)], dim=1)
         feats = self.features(x)

@@ -61,7 +61,32 @@ def test_bad_shapes_are_reported():
 
 
 def test_coordinate_channels_option():
-    tok = MotionTokenizer(TokenizerConfig(coord_channels=True, **TINY)).eval()
+    tok = MotionTokenizer(TokenizerConfig(coord_channels=True, densify_sigma=0.0, **TINY)).eval()
     assert tok.features.stem.conv1.in_channels == 6
     flow, mask = _sparse(b=1, t=2)
     assert tok(flow, mask).shape == (1, 2, 2, 20)
+
+
+def test_densify_interpolates_sparse_vectors_at_their_amplitude():
+    from dynamics_codec.tokenizer.model import densify
+
+    flow = torch.zeros(1, 2, 32, 32)
+    mask = torch.zeros(1, 1, 32, 32)
+    flow[0, :, 8, 8] = torch.tensor([3.0, -1.0])
+    flow[0, :, 24, 24] = torch.tensor([-2.0, 2.0])
+    mask[0, 0, 8, 8] = mask[0, 0, 24, 24] = 1
+    out = densify(flow, mask, sigma=3.0)
+    assert out.shape == (1, 3, 32, 32)
+    torch.testing.assert_close(out[0, :2, 9, 8], torch.tensor([3.0, -1.0]), atol=1e-3, rtol=0)  # near a sample
+    torch.testing.assert_close(out[0, :2, 23, 24], torch.tensor([-2.0, 2.0]), atol=1e-3, rtol=0)
+    mid = out[0, :2, 16, 16]
+    torch.testing.assert_close(mid, torch.tensor([0.5, 0.5]), atol=1e-3, rtol=0)  # equidistant: the mean
+    assert float(out[0, 2].max()) == 1.0 and float(out[0, 2, 16, 16]) < 0.1
+
+
+def test_tokens_see_the_amplitude_of_the_motion():
+    """With no normalisation in the U-Net, scaling the sparse flow changes the tokens a lot."""
+    tok = MotionTokenizer(TokenizerConfig(**TINY)).eval()
+    flow, mask = _sparse(b=1, t=1)
+    a, b = tok(flow, mask), tok(3 * flow, mask)
+    assert (a - b).abs().mean() > 1e-3
