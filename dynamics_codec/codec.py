@@ -32,6 +32,7 @@ from dynamics_codec.flow import FlowBackend, build_flow_backend
 from dynamics_codec.keyframe import KeyframeCodec, get_keyframe_codec, keyframe_codec_class_for_id
 from dynamics_codec.motion_model import MotionModel
 from dynamics_codec.sampler import WatershedSampler
+from dynamics_codec.utils.config import section_options
 
 
 
@@ -307,32 +308,25 @@ class StreamDecoder:
 
 
 # ---------------------------------------------------------------------------- config builders
-def _options(section: Mapping[str, Any], drop: tuple[str, ...] = ("name",)) -> dict[str, Any]:
-    from omegaconf import DictConfig, OmegaConf
-
-    d = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
-    return {k: v for k, v in d.items() if k not in drop}
-
-
 def load_motion_model(cfg) -> MotionModel:
     """The motion model of a composed config: ``model.checkpoint`` or seeded untrained networks."""
     ckpt = cfg.model.get("checkpoint")
     if ckpt:
         return MotionModel.load(ckpt)
-    return MotionModel.from_config(_options(cfg.tokenizer, ()), _options(cfg.generator, ()), seed=int(cfg.model.seed))
+    return MotionModel.from_config(section_options(cfg.tokenizer, ()), section_options(cfg.generator, ()), seed=int(cfg.model.seed))
 
 
 def build_keyframe_codec(cfg) -> tuple[KeyframeCodec, int]:
-    opts = _options(cfg.keyframe, ("name", "qp"))
+    opts = section_options(cfg.keyframe, ("name", "qp"))
     return get_keyframe_codec(cfg.keyframe.name, **opts), int(cfg.keyframe.qp)
 
 
 def build_token_coding(cfg) -> TokenCodingConfig:
-    return TokenCodingConfig(**_options(cfg.entropy))
+    return TokenCodingConfig(**section_options(cfg.entropy))
 
 
 def build_sampler(cfg) -> WatershedSampler:
-    opts = _options(cfg.sampler)
+    opts = section_options(cfg.sampler)
     if "strategies" in opts:
         opts["strategies"] = tuple(opts["strategies"])
     return WatershedSampler(**opts)
@@ -343,7 +337,7 @@ def build_encoder(cfg, model: MotionModel | None = None) -> Encoder:
     return Encoder(
         codec,
         qp,
-        build_flow_backend(cfg.flow.name, **_options(cfg.flow)),
+        build_flow_backend(cfg.flow.name, **section_options(cfg.flow)),
         build_sampler(cfg),
         model if model is not None else load_motion_model(cfg),
         build_token_coding(cfg),
@@ -357,7 +351,7 @@ def build_stream_decoder(cfg, model: MotionModel | None = None) -> StreamDecoder
     keyframe_options = {"vtm": {"bin_dir": paths.get("vtm_bin_dir"), "cfg_dir": paths.get("vtm_cfg_dir")}}
     return StreamDecoder(
         model if model is not None else load_motion_model(cfg),
-        build_decoder(cfg.decoder.name, **_options(cfg.decoder)),
+        build_decoder(cfg.decoder.name, **section_options(cfg.decoder)),
         device=cfg.get("device", "cpu"),
         keyframe_options=keyframe_options,
     )

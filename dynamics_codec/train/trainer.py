@@ -38,7 +38,8 @@ from dynamics_codec.entropy import TokenCoder, TokenCodingConfig
 from dynamics_codec.errors import ConfigError
 from dynamics_codec.flow.visualize import flow_to_rgb
 from dynamics_codec.motion_model import MotionModel
-from dynamics_codec.sampler import WatershedSampler
+from dynamics_codec.codec import build_sampler
+from dynamics_codec.utils.config import section_options
 from dynamics_codec.train.rate import TokenRateModel
 from dynamics_codec.train.state import copy_checkpoint, load_training_state, save_training_checkpoint
 from dynamics_codec.utils.files import atomic_write_text
@@ -100,17 +101,6 @@ class TrainingModule(nn.Module):
         return flow, tokens
 
 
-def _options(section) -> dict[str, Any]:
-    d = OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
-    return {k: v for k, v in d.items() if k != "name"}
-
-
-def build_sampler(cfg) -> WatershedSampler:
-    opts = _options(cfg.sampler)
-    opts["strategies"] = tuple(opts.get("strategies", ("grid", "watershed")))
-    return WatershedSampler(**opts)
-
-
 def build_datasets(cfg) -> tuple[MotionDataset, MotionDataset]:
     """Train and validation datasets of a composed train config."""
     data, seed = cfg.data, int(cfg.seed)
@@ -145,7 +135,9 @@ class Trainer:
         self.settings = s = TrainSettings.from_cfg(cfg.train)
         self.out_dir = Path(out_dir)
         self._setup_distributed(cfg)
-        self.model = MotionModel.from_config(_options(cfg.tokenizer), _options(cfg.generator), seed=int(cfg.model.seed))
+        self.model = MotionModel.from_config(
+            section_options(cfg.tokenizer, ()), section_options(cfg.generator, ()), seed=int(cfg.model.seed)
+        )
         self.model.to(self.device)
         module = TrainingModule(self.model)
         if self.world_size > 1:
