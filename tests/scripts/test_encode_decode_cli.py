@@ -42,8 +42,8 @@ def test_encode_then_decode_through_the_cli(tmp_path):
     assert re.search(r"PSNR \(RGB, mean over frames\): \d+\.\d+ dB", out)
 
     rec = tmp_path / "rec.mkv"
-    out = _run("decode.py", f"input={stream}", f"output={rec}", "tokenizer=tiny",
-               "generator=tiny", cwd=tmp_path)
+    tiny = ["model.checkpoint=null", "tokenizer=tiny", "generator=tiny"]
+    out = _run("decode.py", f"input={stream}", f"output={rec}", *tiny, cwd=tmp_path)
     video = read_video(rec)
     assert video.frames.shape == (5, 64, 64, 3)
     assert video.fps == 24
@@ -51,7 +51,7 @@ def test_encode_then_decode_through_the_cli(tmp_path):
 
     # PNG-folder output, and a lossless round trip of the decoded frames through it
     png = tmp_path / "rec_png"
-    _run("decode.py", f"input={stream}", f"output={png}", "tokenizer=tiny", "generator=tiny", cwd=tmp_path)
+    _run("decode.py", f"input={stream}", f"output={png}", *tiny, cwd=tmp_path)
     assert np.array_equal(read_video(png).frames, video.frames)
 
 
