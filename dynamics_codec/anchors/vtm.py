@@ -30,7 +30,7 @@ import numpy as np
 from dynamics_codec.anchors.base import AnchorCodec, AnchorOutput
 from dynamics_codec.errors import ConfigError, ExternalToolError
 from dynamics_codec.io.color import Yuv420
-from dynamics_codec.keyframe.vtm import ENV_CFG_DIR, VtmTools, find_vtm_tools
+from dynamics_codec.keyframe.vtm import ENV_CFG_DIR, VtmTools, find_vtm_tools, run_vtm
 from dynamics_codec.utils.files import sha256_file
 
 __all__ = ["VtmAnchor", "VTM_ANCHOR_CFGS", "read_yuv420_file"]
@@ -125,20 +125,8 @@ class VtmAnchor(AnchorCodec):
         return [str(self.tools.decoder), "-b", str(bitstream), "-o", str(output_yuv), "-d", "8"]
 
     def _run(self, cmd: list[str], cwd: Path, what: str) -> str:
-        line = subprocess.list2cmdline(cmd)
-        try:
-            proc = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False, timeout=self.timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            tail = ((exc.stdout or b"") + (exc.stderr or b"")).decode(errors="replace")[-_LOG_TAIL:]
-            raise ExternalToolError(f"VTM {what} timed out after {self.timeout_s:.0f} s.\ncommand: {line}\n"
-                                    f"log tail:\n{tail}") from exc
-        except OSError as exc:
-            raise ExternalToolError(f"VTM {what} could not be started ({exc}).\ncommand: {line}") from exc
-        log = (proc.stdout or b"").decode(errors="replace") + (proc.stderr or b"").decode(errors="replace")
-        if proc.returncode != 0:
-            raise ExternalToolError(f"VTM {what} failed with return code {proc.returncode}.\ncommand: {line}\n"
-                                    f"log tail:\n{log[-_LOG_TAIL:]}")
-        return log
+        proc = run_vtm(cmd, cwd, what, self.timeout_s)
+        return (proc.stdout or b"").decode(errors="replace") + (proc.stderr or b"").decode(errors="replace")
 
     def encode_decode(self, yuv: Yuv420, fps: float, qp: int) -> AnchorOutput:
         qp = self.check_qp(qp, 0, 63)

@@ -100,6 +100,24 @@ def _log_tail(proc: subprocess.CompletedProcess) -> str:
     return text[-_LOG_TAIL_CHARS:]
 
 
+def run_vtm(cmd: list[str], cwd: Path, what: str, timeout_s: float) -> subprocess.CompletedProcess:
+    """Run a VTM binary with captured logs; :class:`ExternalToolError` (command, return code, log
+    tail) when it cannot start, times out or fails. Shared by the key-frame codec and the anchors."""
+    line = subprocess.list2cmdline(cmd)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        tail = ((exc.stdout or b"") + (exc.stderr or b"")).decode(errors="replace")[-_LOG_TAIL_CHARS:]
+        raise ExternalToolError(f"VTM {what} timed out after {timeout_s:.0f} s.\ncommand: {line}\nlog tail:\n{tail}") from exc
+    except OSError as exc:
+        raise ExternalToolError(f"VTM {what} could not be started ({exc}).\ncommand: {line}") from exc
+    if proc.returncode != 0:
+        raise ExternalToolError(
+            f"VTM {what} failed with return code {proc.returncode}.\ncommand: {line}\nlog tail:\n{_log_tail(proc)}"
+        )
+    return proc
+
+
 class VtmKeyframeCodec(KeyframeCodec):
     """VVC all-intra coding of one image with VTM at a QP in 0..63 (the paper uses 32, 37, 42, 47).
 
@@ -173,19 +191,7 @@ class VtmKeyframeCodec(KeyframeCodec):
         return [str(tools.decoder), "-b", str(bitstream), "-o", str(output_yuv), "-d", "8"]
 
     def _run(self, cmd: list[str], cwd: Path, what: str) -> subprocess.CompletedProcess:
-        try:
-            proc = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False, timeout=self.timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            tail = ((exc.stdout or b"") + (exc.stderr or b"")).decode(errors="replace")[-_LOG_TAIL_CHARS:]
-            raise ExternalToolError(f"VTM {what} timed out after {self.timeout_s:.0f} s.\ncommand: "
-                                    f"{subprocess.list2cmdline(cmd)}\nlog tail:\n{tail}") from exc
-        except OSError as exc:
-            raise ExternalToolError(f"VTM {what} could not be started ({exc}).\ncommand: "
-                                    f"{subprocess.list2cmdline(cmd)}") from exc
-        if proc.returncode != 0:
-            raise ExternalToolError(f"VTM {what} failed with return code {proc.returncode}.\ncommand: "
-                                    f"{subprocess.list2cmdline(cmd)}\nlog tail:\n{_log_tail(proc)}")
-        return proc
+        return run_vtm(cmd, cwd, what, self.timeout_s)
 
     def encode_bitstream(self, rgb: np.ndarray, qp: int) -> bytes:
         tools = self.tools
