@@ -12,7 +12,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from dynamics_codec.bitstream import read_stream_file, write_stream_file
-from dynamics_codec.codec import DecodeResult, EncodeResult, build_encoder, build_stream_decoder, kbps, load_motion_model
+from dynamics_codec.codec import DecodeResult, EncodeResult, build_encoder, build_stream_decoder, load_motion_model
 from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.io import read_video, to_test_format, write_video
 from dynamics_codec.metrics import psnr_per_frame

@@ -21,7 +21,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
 
 from dynamics_codec.errors import DynamicsCodecError, InputError
 from dynamics_codec.flow import FlowCache, build_flow_backend

@@ -13,7 +13,7 @@ the batch by :meth:`MotionTokenizer.forward`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F

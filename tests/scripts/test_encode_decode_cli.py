@@ -47,7 +47,7 @@ def test_encode_then_decode_through_the_cli(tmp_path):
     video = read_video(rec)
     assert video.frames.shape == (5, 64, 64, 3)
     assert video.fps == 24
-    assert f"total" in out and str(8 * size) in out
+    assert "total" in out and str(8 * size) in out
 
     # PNG-folder output, and a lossless round trip of the decoded frames through it
     png = tmp_path / "rec_png"

@@ -15,7 +15,6 @@ import os
 from typing import Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from dynamics_codec.errors import ConfigError, MissingWeightsError
