@@ -16,9 +16,9 @@ the original frames (what only the encoder has).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Mapping
 
 import numpy as np
@@ -29,6 +29,7 @@ from dynamics_codec.decoder import FrameDecoder, build_decoder
 from dynamics_codec.entropy import TokenCoder, TokenCodingConfig
 from dynamics_codec.errors import BitstreamError, ConfigError, InputError
 from dynamics_codec.flow import FlowBackend, build_flow_backend
+from dynamics_codec.io.video import fps_fraction
 from dynamics_codec.keyframe import KeyframeCodec, get_keyframe_codec, keyframe_codec_class_for_id
 from dynamics_codec.motion_model import MotionModel
 from dynamics_codec.sampler import WatershedSampler
@@ -84,27 +85,19 @@ def _to_uint8(frames: torch.Tensor) -> np.ndarray:
     return frames.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def _fps_fraction(fps: float) -> Fraction:
-    if not np.isfinite(fps) or fps <= 0:
-        raise InputError(f"fps must be a positive number, got {fps}")
-    return Fraction(fps).limit_denominator(1001)
-
-
 class _Timer:
+    """Accumulates seconds per stage: ``with timer("flow"): ...``."""
+
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
 
+    @contextlib.contextmanager
     def __call__(self, name: str):
-        timer = self
-
-        class _Ctx:
-            def __enter__(self):
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.timings[name] = timer.timings.get(name, 0.0) + time.perf_counter() - self.t0
-
-        return _Ctx()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
 
 class Encoder:
@@ -146,7 +139,7 @@ class Encoder:
         t_total, h, w, _ = frames.shape
         if t_total < 1 or h % 2 or w % 2:
             raise InputError(f"need at least one frame of even height and width, got {frames.shape}")
-        fps_frac = _fps_fraction(fps)
+        fps_frac = fps_fraction(fps)
         timer = _Timer()
         model = self.model.to(self.device)
 

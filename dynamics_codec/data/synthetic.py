@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
 from dynamics_codec.decoder.warp import backward_warp, invert_flow
 from dynamics_codec.errors import ConfigError, InputError
+from dynamics_codec.io.prepare import resize_short_side_center_crop
 
 #: scikit-image photos that ship inside the package (no network access needed)
 BUNDLED_IMAGES: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
@@ -32,16 +32,6 @@ def bundled_image(name: str) -> np.ndarray:
     from skimage import data as skdata
 
     return np.ascontiguousarray(getattr(skdata, name)()[..., :3])
-
-
-def _square(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = size / min(h, w)
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    resized = cv2.resize(image, (max(size, round(w * scale)), max(size, round(h * scale))), interpolation=interp)
-    y0 = (resized.shape[0] - size) // 2
-    x0 = (resized.shape[1] - size) // 2
-    return np.ascontiguousarray(resized[y0 : y0 + size, x0 : x0 + size])
 
 
 @dataclass
@@ -138,7 +128,7 @@ def make_synthetic_clip(
     photo = bundled_image(image) if isinstance(image, str) else image
     if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
         raise InputError(f"synthetic clip needs a uint8 [H,W,3] RGB image; got {photo.dtype} {photo.shape}")
-    key = _square(photo, size)
+    key = resize_short_side_center_crop(photo, size)
     flow, region = smooth_motion_field(
         size, size, num_frames, fps, rng, max_displacement=max_displacement, drift=drift
     )

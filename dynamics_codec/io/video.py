@@ -72,7 +72,8 @@ class VideoClip:
 # helpers
 
 
-def _fps_fraction(fps: float) -> Fraction:
+def fps_fraction(fps: float) -> Fraction:
+    """A frame rate as an exact rational (29.97 -> 30000/1001); InputError unless positive and finite."""
     if not np.isfinite(fps) or fps <= 0:
         raise InputError(f"fps must be a positive finite number, found {fps!r}")
     return Fraction(fps).limit_denominator(1001)
@@ -155,7 +156,7 @@ def read_video(
         raise InputError(f"{p}: no such file or folder")
     if p.is_dir():
         frames = _read_png_folder(p, start, max_frames)
-        rate = DEFAULT_FOLDER_FPS if fps is None else float(_fps_fraction(fps))
+        rate = DEFAULT_FOLDER_FPS if fps is None else float(fps_fraction(fps))
         _check_size(p, size, frames)
         return VideoClip(frames=frames, fps=rate, source=str(p))
     suffix = p.suffix.lower()
@@ -171,7 +172,7 @@ def read_video(
                          f"one of {sorted(CONTAINER_SUFFIXES)}")
     _check_size(p, size, frames)
     if fps is not None:
-        rate = float(_fps_fraction(fps))
+        rate = float(fps_fraction(fps))
     return VideoClip(frames=frames, fps=rate, source=str(p))
 
 
@@ -203,7 +204,7 @@ def _read_raw_yuv(path: Path, size: tuple[int, int] | None, fps: float | None, s
     if size is None or fps is None:
         raise InputError(f"{path}: raw .yuv has no header; pass size=(W, H) and fps "
                          f"(found size={size}, fps={fps})")
-    _fps_fraction(fps)
+    fps_fraction(fps)
     w, h = int(size[0]), int(size[1])
     if w <= 0 or h <= 0 or w % 2 or h % 2:
         raise InputError(f"{path}: raw 4:2:0 .yuv needs positive even W and H, found size={tuple(size)}")
@@ -344,7 +345,7 @@ def write_png_folder(frames: np.ndarray, folder: str | os.PathLike) -> Path:
 
 def _encode_frames(path: Path, av_frames: Iterable[av.VideoFrame], codec: str, fps: float, pix_fmt: str,
                    width: int, height: int, options: dict[str, str], tags: dict[str, int] | None = None) -> Path:
-    rate = _fps_fraction(fps)
+    rate = fps_fraction(fps)
     with atomic_output_path(path) as tmp:
         with av.open(str(tmp), mode="w") as container:
             stream = container.add_stream(codec, rate=rate, options=options)
@@ -383,7 +384,7 @@ def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float, crf: int 
 def write_y4m(frames: np.ndarray, path: str | os.PathLike, fps: float) -> Path:
     """8-bit 4:2:0 YUV4MPEG2 (``C420jpeg``, limited range) through :mod:`color`."""
     frames = _check_frames(frames, even=True)
-    rate = _fps_fraction(fps)
+    rate = fps_fraction(fps)
     _, h, w, _ = frames.shape
     header = f"YUV4MPEG2 W{w} H{h} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n"
     with atomic_output_path(path) as tmp:
