@@ -26,6 +26,7 @@ from dynamics_codec.errors import DynamicsCodecError, InputError
 from dynamics_codec.flow import FlowCache, build_flow_backend
 from dynamics_codec.io import read_video, to_test_format, write_png_folder
 from dynamics_codec.io.video import CONTAINER_SUFFIXES
+from dynamics_codec.utils.config import section_options
 from dynamics_codec.utils.files import atomic_write_text
 
 VIDEO_SUFFIXES = tuple(sorted(set(CONTAINER_SUFFIXES) | {".y4m"}))
@@ -67,7 +68,7 @@ def _prepare_video(path: Path, root: Path, out: Path, opts: dict[str, Any], done
     available = clip.frames.shape[0] // span
     if available == 0:
         return [], {"source": str(path), "reason": f"too short: {clip.frames.shape[0]} frames, {span} needed"}
-    backend = build_flow_backend(opts["flow"]["name"], **{k: v for k, v in opts["flow"].items() if k != "name"})
+    backend = build_flow_backend(opts["flow"]["name"], **section_options(opts["flow"]))
     cache = FlowCache(out / "flows")
     entries = []
     for k in range(min(available, opts["clips_per_video"])):
@@ -76,14 +77,11 @@ def _prepare_video(path: Path, root: Path, out: Path, opts: dict[str, Any], done
             continue
         frames = to_test_format(clip.frames, size=size, num_frames=num_frames, start=k * span, stride=stride)
         write_png_folder(frames, out / "clips" / cid)
-        cache.get_or_compute(frames, backend)
-        from dynamics_codec.flow.cache import flow_cache_key
-
-        key = flow_cache_key(frames, backend.identity())
+        flow_file = cache.ensure(frames, backend)
         entries.append({
             "id": cid, "source": str(path), "start": k * span, "stride": stride, "frames": num_frames,
             "size": size, "fps": clip.fps, "split": split_of(str(path), opts["val_fraction"]),
-            "flow_file": str(cache.path_for(key).relative_to(out)), "flow_backend": backend.identity(),
+            "flow_file": str(flow_file.relative_to(out)), "flow_backend": backend.identity(),
         })
     return entries, None
 

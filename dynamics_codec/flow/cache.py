@@ -51,17 +51,21 @@ class FlowCache:
             return None
         return load_file(str(path))["flow"].float()
 
-    def get_or_compute(
-        self, frames: np.ndarray, backend: FlowBackend, *, device: str | torch.device = "cpu"
-    ) -> torch.Tensor:
+    def ensure(self, frames: np.ndarray, backend: FlowBackend, *, device: str | torch.device = "cpu") -> Path:
+        """The cache file of ``frames`` under ``backend``, computing and writing it if missing."""
         key = flow_cache_key(frames, backend.identity())
-        cached = self.load(key)
-        if cached is not None:
-            return cached
+        path = self.path_for(key)
+        if path.exists():
+            return path
         video = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float() / 255.0
         flow = backend(video[:1], video[None, 1:])[0].float().cpu()  # [T-1, 2, H, W]
         meta = {"backend": backend.identity(), "shape": json.dumps(list(flow.shape)), "format": str(CACHE_FORMAT)}
-        path = self.path_for(key)
         with atomic_output_path(path) as tmp:
             save_file({"flow": flow.half().contiguous()}, str(tmp), metadata=meta)
-        return flow.half().float()  # identical values whether computed now or read later
+        return path
+
+    def get_or_compute(
+        self, frames: np.ndarray, backend: FlowBackend, *, device: str | torch.device = "cpu"
+    ) -> torch.Tensor:
+        """Flow float32 [T-1, 2, H, W] of ``frames`` (float16 precision, as stored)."""
+        return load_file(str(self.ensure(frames, backend, device=device)))["flow"].float()
