@@ -1,14 +1,24 @@
 """Peak GPU memory and seconds per frame of the generative decoder (``mofa_svd``).
 
     python benchmarks/decoder.py [--frames 50] [--size 384] [--steps 25] [--window 25]
-                                 [--dtype float16] [--offload] [--cpu-tiny]
+                                 [--dtype float16] [--offload] [--cpu-tiny] [--estimate]
 
-Builds the real architecture sizes (SVD-xt UNet, MOFA adaptor, SVD temporal VAE, CLIP ViT-H)
-with random weights (the published weights cannot be fetched here), decodes ``--frames``
-frames (key frame + flows of a smooth random motion) and prints a Markdown table: seconds in
-total and per frame, peak allocated / reserved GPU memory, and whether it fits a 24 GB GPU.
-Without CUDA it prints the table with 'CUDA not available' and, with ``--cpu-tiny``, times
-the tiny configuration on the CPU instead.
+Measured (CUDA): builds the real architecture sizes (SVD-xt UNet, MOFA adaptor, SVD temporal
+VAE, CLIP ViT-H) with random weights (the published weights cannot be fetched here), decodes
+``--frames`` frames (key frame + flows of a smooth random motion) and prints a Markdown table:
+seconds in total and per frame, peak allocated / reserved GPU memory, and whether it fits a
+24 GB GPU. Without CUDA, ``--cpu-tiny`` times the tiny configuration on the CPU instead.
+
+Estimated (``--estimate``, the default without CUDA): the same decode of the full-size
+architecture runs on fake CUDA tensors (:mod:`dynamics_codec.utils.memory_estimate`: shapes
+only, attention allocating as the GPU's flash / memory-efficient kernels), and a second table
+gives the bytes of live CUDA tensors at the peak of each phase (what ``max_memory_allocated``
+would report, without allocator overhead, CUDA context and library workspaces), the FLOPs
+(matmuls, convolutions, attention) and the seconds per frame they take at ``--assume-tflops``
+sustained. The Euler scheduler is replaced by a stand-in with the same tensor traffic (the real
+one branches on tensor values, which fake tensors do not have), and the key frame's VAE encode
+runs without the float32 upcast (``Module.to`` cannot cast fake tensors; the upcast adds
+~0.2 GiB of float32 VAE weights while the key frame is encoded, far below the denoising peak).
 """
 
 from __future__ import annotations
@@ -23,8 +33,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dynamics_codec.decoder.mofa.components import build_random_components  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from dynamics_codec.decoder.mofa.components import build_random_components, construct_components  # noqa: E402
 from dynamics_codec.decoder.mofa_svd import MofaSVDDecoder  # noqa: E402
+from dynamics_codec.utils.memory_estimate import (  # noqa: E402
+    PeakMemoryTracker,
+    default_dtype,
+    fake_cuda,
+    place_on,
+)
 
 GIB = 1024**3
 #: A 24 GB card has 24 GiB; keep 2 GiB for the CUDA context and other processes.
@@ -80,6 +98,86 @@ def run(args: argparse.Namespace, device: torch.device, size_name: str) -> dict:
     return result
 
 
+class EulerStandIn:
+    """Tensor traffic of diffusers' ``EulerDiscreteScheduler`` (float32 upcast of the sample,
+    denoised estimate, derivative, step) without its value-dependent branches."""
+
+    init_noise_sigma = 700.0
+
+    def set_timesteps(self, num_inference_steps: int, device: torch.device | None = None) -> None:
+        self.timesteps = torch.linspace(1.6, -1.5, num_inference_steps, device=device)
+
+    def scale_model_input(self, sample: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+        return sample * 0.5
+
+    def step(self, model_output, timestep, sample, generator=None):
+        sample = sample.float()
+        denoised = model_output * -0.5 + sample * 0.5
+        derivative = (sample - denoised) / 2.0
+        return type("EulerOutput", (), {"prev_sample": (sample + derivative * -0.1).to(model_output.dtype)})
+
+
+def estimate(args: argparse.Namespace, dtype_name: str, chunk: int) -> dict:
+    """Peak CUDA memory per phase and FLOPs of the full-size decode, on fake CUDA tensors."""
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype_name]
+    device = torch.device("cuda", 0)
+    with fake_cuda():
+        with torch.device(device), default_dtype(dtype):
+            components = construct_components("full", scheduler=EulerStandIn(), force_upcast=False)
+        for module in components.networks().values():
+            place_on(module, device).eval().requires_grad_(False)
+        tracker = PeakMemoryTracker()
+        for module in components.networks().values():
+            tracker.track_module(module)
+        weights = tracker.current
+        decoder = MofaSVDDecoder(
+            components=components, num_inference_steps=args.steps, window_size=args.window,
+            window_overlap=args.overlap, decode_chunk_size=chunk, dtype=dtype_name,
+            max_guidance_scale=args.max_guidance,
+        )
+        pipe = decoder.pipeline(device)
+        for name in ("encode_key", "sample", "decode_latents"):
+            setattr(pipe, name, tracker.wrap_phase(name, getattr(pipe, name)))
+        key = torch.rand(1, 3, args.size, args.size, device=device)
+        flow = torch.randn(1, args.frames - 1, 2, args.size, args.size, device=device)
+        with tracker, FlopCounterMode(display=False) as flops:
+            frames = decoder.decode(key, flow)
+    total_flops = flops.get_total_flops()
+    return {
+        "dtype": dtype_name,
+        "chunk": chunk,
+        "out": tuple(frames.shape),
+        "weights_gib": weights / GIB,
+        "phases_gib": {name: tracker.phase_peaks.get(name, 0) / GIB for name in ("encode_key", "sample", "decode_latents")},
+        "peak_gib": tracker.peak / GIB,
+        "tflop": total_flops / 1e12,
+        "tflop_per_frame": total_flops / 1e12 / args.frames,
+        "s_per_frame": total_flops / 1e12 / args.frames / args.assume_tflops,
+    }
+
+
+def estimate_table(rows: list[dict], args: argparse.Namespace) -> str:
+    lines = [
+        f"Estimated on fake CUDA tensors (no GPU here): full-size architecture, {args.frames} frames at "
+        f"{args.size}x{args.size}, {args.steps} Euler steps, window {args.window} (overlap {args.overlap}), "
+        f"CFG max {args.max_guidance}. Bytes of live CUDA tensors at each phase's peak (allocator overhead, "
+        f"CUDA context and workspaces not included); seconds/frame projected at {args.assume_tflops:g} TFLOP/s sustained.",
+        "",
+        "| dtype | VAE chunk | weights GiB | key encode GiB | denoise GiB | VAE decode GiB | peak GiB | "
+        f"fits 24 GB (< {MARGIN_GIB:g} GiB) | TFLOP total | TFLOP/frame | s/frame (projected) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        p = r["phases_gib"]
+        fits = "yes" if r["peak_gib"] < MARGIN_GIB else "NO"
+        lines.append(
+            f"| {r['dtype']} | {r['chunk']} | {r['weights_gib']:.2f} | {p['encode_key']:.2f} | {p['sample']:.2f} | "
+            f"{p['decode_latents']:.2f} | {r['peak_gib']:.2f} | {fits} | {r['tflop']:.0f} | {r['tflop_per_frame']:.1f} | "
+            f"{r['s_per_frame']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
         f"Generative decoder, random weights, {args.frames} frames at {args.size}x{args.size}, {args.steps} Euler steps, "
@@ -119,6 +217,10 @@ def main() -> None:
     ap.add_argument("--offload", action="store_true", help="CPU offload of the networks between uses")
     ap.add_argument("--cpu-tiny", action="store_true", help="without CUDA: time the tiny config on the CPU")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--estimate", action="store_true",
+                    help="also estimate on fake CUDA tensors (the default without CUDA)")
+    ap.add_argument("--assume-tflops", type=float, default=30.0,
+                    help="sustained TFLOP/s for the projected s/frame (RTX 3090: 71 fp16 tensor-core peak)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -126,10 +228,18 @@ def main() -> None:
     if torch.cuda.is_available():
         rows.append(run(args, torch.device("cuda"), "full"))
     else:
-        rows.append({"config": "full", "device": "-", "error": "CUDA not available"})
+        rows.append({"config": "full", "device": "-", "error": "CUDA not available (see the estimate below)"})
         if args.cpu_tiny:
             rows.append(run(args, torch.device("cpu"), "tiny"))
     print(table(rows, args))
+    if args.estimate or not torch.cuda.is_available():
+        settings = [(args.dtype, args.chunk)]
+        if args.dtype != "float32":
+            settings.append(("float32", args.chunk))
+        if args.chunk != args.window:
+            settings.append((args.dtype, args.window))
+        print()
+        print(estimate_table([estimate(args, dtype, chunk) for dtype, chunk in settings], args))
 
 
 if __name__ == "__main__":

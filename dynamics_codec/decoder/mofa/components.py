@@ -141,6 +141,29 @@ def randomize_parameters(module: torch.nn.Module, generator: torch.Generator) ->
         parameter.copy_(value.to(parameter.device, parameter.dtype))
 
 
+COMPONENT_CONFIGS: dict[str, tuple[dict, dict, dict, dict]] = {
+    "tiny": (TINY_UNET_CONFIG, TINY_ADAPTOR_CONFIG, TINY_VAE_CONFIG, TINY_CLIP_CONFIG),
+    "full": (SVD_UNET_CONFIG, MOFA_ADAPTOR_CONFIG, SVD_VAE_CONFIG, SVD_CLIP_CONFIG),
+}
+
+
+def construct_components(size: ComponentSize = "tiny", scheduler: object | None = None, **vae_overrides) -> MofaComponents:
+    """The decoder's architecture at ``size``, initialised as the classes do, on the current
+    default device and dtype (``with torch.device(...)``; also works on the meta device and
+    under ``FakeTensorMode``, given a ``scheduler`` built outside it). ``scheduler``: default
+    SVD's Euler scheduler; ``vae_overrides`` change entries of the VAE config."""
+    if size not in COMPONENT_CONFIGS:
+        raise ConfigError(f"component size must be one of {sorted(COMPONENT_CONFIGS)}; got {size!r}.")
+    unet_cfg, adaptor_cfg, vae_cfg, clip_cfg = COMPONENT_CONFIGS[size]
+    return MofaComponents(
+        unet=UNetSpatioTemporalWithResiduals(**unet_cfg),
+        adaptor=FlowAdaptor(**adaptor_cfg),
+        vae=AutoencoderKLTemporalDecoder(**{**vae_cfg, **vae_overrides}),
+        image_encoder=CLIPVisionModelWithProjection(CLIPVisionConfig(**clip_cfg)),
+        scheduler=scheduler if scheduler is not None else EulerDiscreteScheduler(**SVD_SCHEDULER_CONFIG),
+    )
+
+
 def build_random_components(
     size: ComponentSize = "tiny",
     seed: int = 0,
@@ -148,23 +171,12 @@ def build_random_components(
     dtype: torch.dtype = torch.float32,
 ) -> MofaComponents:
     """The decoder's architecture at ``size`` with random weights (seeded by ``seed``)."""
-    if size == "tiny":
-        configs = (TINY_UNET_CONFIG, TINY_ADAPTOR_CONFIG, TINY_VAE_CONFIG, TINY_CLIP_CONFIG)
-    elif size == "full":
-        configs = (SVD_UNET_CONFIG, MOFA_ADAPTOR_CONFIG, SVD_VAE_CONFIG, SVD_CLIP_CONFIG)
-    else:
+    if size not in COMPONENT_CONFIGS:
         raise ConfigError(f"random component size must be 'tiny' or 'full'; got {size!r}.")
-    unet_cfg, adaptor_cfg, vae_cfg, clip_cfg = configs
     device = torch.device(device)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     with torch.device(device):
-        components = MofaComponents(
-            unet=UNetSpatioTemporalWithResiduals(**unet_cfg),
-            adaptor=FlowAdaptor(**adaptor_cfg),
-            vae=AutoencoderKLTemporalDecoder(**vae_cfg),
-            image_encoder=CLIPVisionModelWithProjection(CLIPVisionConfig(**clip_cfg)),
-            scheduler=EulerDiscreteScheduler(**SVD_SCHEDULER_CONFIG),
-        )
+        components = construct_components(size)
     for module in components.networks().values():
         randomize_parameters(module, generator)
         cast_module(module, dtype=dtype).eval().requires_grad_(False)
