@@ -2,11 +2,21 @@
 
 Sign convention: negative BD-rate = the tested codec needs fewer bits than the anchor at
 equal quality. Default averaging: BD-rate per sequence, then the mean (``pooled`` selectable).
+With several token steps, ``ours@hull`` is our codec at its best (QP, step) settings per metric.
 """
 
-from dynamics_codec.bdrate.bd import INTERPOLATIONS, QUALITY_AXES, bd_quality, bd_rate, curve_overlap, quality_axis
+from dynamics_codec.bdrate.bd import (
+    INTERPOLATIONS,
+    QUALITY_AXES,
+    bd_quality,
+    bd_rate,
+    curve_overlap,
+    quality_axis,
+    rd_convex_hull,
+)
 from dynamics_codec.bdrate.report import (
     AVERAGING_MODES,
+    HULL_CURVE,
     BDEntry,
     Curve,
     RDPoint,
@@ -19,7 +29,7 @@ from dynamics_codec.bdrate.report import (
 )
 
 __all__ = [
-    "INTERPOLATIONS", "QUALITY_AXES", "bd_rate", "bd_quality", "curve_overlap", "quality_axis",
-    "AVERAGING_MODES", "BDEntry", "Curve", "RDPoint", "average_curve", "bd_table", "collect_curves",
+    "INTERPOLATIONS", "QUALITY_AXES", "bd_rate", "bd_quality", "curve_overlap", "quality_axis", "rd_convex_hull",
+    "AVERAGING_MODES", "HULL_CURVE", "BDEntry", "Curve", "RDPoint", "average_curve", "bd_table", "collect_curves",
     "table_csv", "table_markdown", "write_report",
 ]

@@ -26,7 +26,8 @@ import numpy as np
 
 from dynamics_codec.errors import ConfigError, InputError
 
-__all__ = ["INTERPOLATIONS", "QualityAxis", "QUALITY_AXES", "quality_axis", "bd_rate", "bd_quality", "curve_overlap"]
+__all__ = ["INTERPOLATIONS", "QualityAxis", "QUALITY_AXES", "quality_axis", "bd_rate", "bd_quality", "curve_overlap",
+           "rd_convex_hull"]
 
 INTERPOLATIONS: tuple[str, ...] = ("pchip", "cubic", "akima")
 
@@ -128,3 +129,40 @@ def bd_quality(anchor_rates: Sequence[float], anchor_quality: Sequence[float], t
         warnings.simplefilter("ignore")
         return float(bjontegaard.bd_psnr(ra, qa, rt, qt, method=method, require_matching_points=False,
                                          min_overlap=0.0))
+
+
+def rd_convex_hull(rates: Sequence[float], quality: Sequence[float]) -> np.ndarray:
+    """Indices of the operating points on the upper-left convex hull, by increasing rate.
+
+    The hull is taken in (log10 rate, quality), the plane BD-rate integrates in: a point is kept
+    when no mix of two other points reaches at least its quality at no more log-rate. The
+    result rises strictly in quality (points past the best quality cost bits for nothing);
+    points on a straight hull edge, and points with non-finite values or non-positive rate, are
+    dropped. Used to pick the best settings of a codec with several knobs (key-frame QP x
+    token step) for one RD curve per metric.
+    """
+    r = np.asarray(rates, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    if r.shape != q.shape or r.ndim != 1:
+        raise InputError(f"rates and qualities must be 1-D of equal length, found {r.shape} and {q.shape}")
+    valid = np.flatnonzero(np.isfinite(r) & np.isfinite(q) & (r > 0))
+    if valid.size == 0:
+        return valid
+    x, y = np.log10(r[valid]), q[valid]
+    order = valid[np.lexsort((-y, x))]  # by rate, the best quality first among equal rates
+    hull: list[int] = []
+    for i in order:
+        xi, yi = math.log10(r[i]), q[i]
+        if hull and math.log10(r[hull[-1]]) == xi:
+            continue  # same rate, worse (or equal) quality
+        if hull and yi <= q[hull[-1]]:
+            continue  # more bits, no better: never on the rising hull
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = ((math.log10(r[j]), q[j]) for j in hull[-2:])
+            # drop the middle point when it lies on or below the chord from hull[-2] to i
+            if (x2 - x1) * (yi - y1) - (y2 - y1) * (xi - x1) >= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(int(i))
+    return np.asarray(hull, dtype=np.int64)

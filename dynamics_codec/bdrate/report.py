@@ -3,7 +3,10 @@
 Curves: each sequence has one curve per codec. Anchors give one curve (their QPs); our codec
 gives one curve per token step over the key-frame QPs, named ``ours`` when there is a single
 step and ``ours@step<S>`` otherwise. Each point is (kbps, quality) with the quality axes of
-:data:`~dynamics_codec.bdrate.bd.QUALITY_AXES`.
+:data:`~dynamics_codec.bdrate.bd.QUALITY_AXES`. With several token steps and ``hull=True``,
+``ours@hull`` holds every (QP, step) point of the sequence and keeps, per metric, those on the
+RD convex hull (:func:`~dynamics_codec.bdrate.bd.rd_convex_hull`): the codec at its best
+settings.
 
 Averaging (``averaging``):
 
@@ -26,14 +29,15 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from dynamics_codec.bdrate.bd import bd_rate, quality_axis
+from dynamics_codec.bdrate.bd import bd_rate, quality_axis, rd_convex_hull
 from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.utils.files import atomic_write_text
 
-__all__ = ["RDPoint", "Curve", "collect_curves", "average_curve", "BDEntry", "bd_table", "table_markdown",
+__all__ = ["RDPoint", "Curve", "HULL_CURVE", "collect_curves", "average_curve", "BDEntry", "bd_table", "table_markdown",
            "table_csv", "AVERAGING_MODES", "write_report"]
 
 AVERAGING_MODES = ("per_sequence", "pooled")
+HULL_CURVE = "ours@hull"
 
 
 @dataclass
@@ -50,17 +54,32 @@ class Curve:
     codec: str  # curve name: ours, ours@step0.2, x265, vtm_ldb
     kind: str  # ours | anchor
     points: list[RDPoint] = field(default_factory=list)
+    hull: bool = False  # values() keeps only the points on the RD convex hull of each metric
 
     def values(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(kbps, quality)`` of the points where ``metric`` is defined, sorted by rate."""
+        """``(kbps, quality)`` of the points where ``metric`` is defined, sorted by rate (only
+        those on the convex hull for a hull curve)."""
         axis = quality_axis(metric)
         pts = sorted((p for p in self.points if p.metrics.get(metric) is not None), key=lambda p: p.kbps)
-        return (np.array([p.kbps for p in pts], np.float64),
-                np.array([axis.transform(float(p.metrics[metric])) for p in pts], np.float64))
+        rates = np.array([p.kbps for p in pts], np.float64)
+        quality = np.array([axis.transform(float(p.metrics[metric])) for p in pts], np.float64)
+        if self.hull:
+            keep = rd_convex_hull(rates, quality)
+            rates, quality = rates[keep], quality[keep]
+        return rates, quality
+
+    def hull_labels(self, metric: str) -> list[str]:
+        """Rate-point labels on the convex hull of ``metric``, by increasing rate."""
+        axis = quality_axis(metric)
+        pts = [p for p in self.points if p.metrics.get(metric) is not None]
+        keep = rd_convex_hull([p.kbps for p in pts], [axis.transform(float(p.metrics[metric])) for p in pts])
+        return [pts[i].label for i in keep]
 
 
-def collect_curves(records: Iterable[dict[str, Any]], results_dir: Path | None = None) -> dict[tuple[str, str], Curve]:
-    """Result records -> ``{(sequence, curve name): Curve}``."""
+def collect_curves(records: Iterable[dict[str, Any]], results_dir: Path | None = None,
+                   hull: bool = False) -> dict[tuple[str, str], Curve]:
+    """Result records -> ``{(sequence, curve name): Curve}``; with ``hull`` and several token
+    steps, also each sequence's ``ours@hull`` curve over all of our points."""
     records = list(records)
     steps = {r["rate_point"].get("token_step") for r in records if r["codec"]["kind"] == "ours"}
     curves: dict[tuple[str, str], Curve] = {}
@@ -76,6 +95,11 @@ def collect_curves(records: Iterable[dict[str, Any]], results_dir: Path | None =
             candidate = candidate.with_suffix(".fvd.npz") if r.get("result_file") else None
             feats = candidate if candidate is not None and candidate.is_file() else None
         curve.points.append(RDPoint(label=label, kbps=float(r["kbps"]), metrics=dict(r["metrics"]), fvd_features=feats))
+    if hull and len(steps) > 1:
+        for (seq, _), curve in list(curves.items()):
+            if curve.kind == "ours":
+                combined = curves.setdefault((seq, HULL_CURVE), Curve(sequence=seq, codec=HULL_CURVE, kind="ours", hull=True))
+                combined.points.extend(curve.points)
     return curves
 
 
@@ -90,7 +114,7 @@ def average_curve(curves: Sequence[Curve], metrics: Sequence[str]) -> Curve:
     if not curves:
         raise InputError("no curves to average")
     labels = set.intersection(*({p.label for p in c.points} for c in curves))
-    out = Curve(sequence="average", codec=curves[0].codec, kind=curves[0].kind)
+    out = Curve(sequence="average", codec=curves[0].codec, kind=curves[0].kind, hull=curves[0].hull)
     for label in sorted(labels):
         pts = [next(p for p in c.points if p.label == label) for c in curves]
         merged: dict[str, float | None] = {}
@@ -196,20 +220,34 @@ def table_csv(entries: Sequence[BDEntry]) -> str:
 
 
 def _points_csv(curves: dict[tuple[str, str], Curve], metrics: Sequence[str]) -> str:
+    """Every measured point once (hull curves only repeat them), with the metrics whose convex
+    hull it is on when there is a hull curve."""
+    hull_of: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for (seq, _), curve in curves.items():
+        if curve.hull:
+            for m in metrics:
+                for label in curve.hull_labels(m):
+                    hull_of[(seq, label)].append(m)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["sequence", "codec", "rate_point", "kbps", *metrics])
+    w.writerow(["sequence", "codec", "rate_point", "kbps", *metrics, *(["on_hull_of"] if hull_of else [])])
     for (seq, codec), curve in sorted(curves.items()):
+        if curve.hull:
+            continue
         for p in sorted(curve.points, key=lambda p: p.kbps):
+            extra = []
+            if hull_of:
+                extra = [" ".join(hull_of.get((seq, p.label), [])) if curve.kind == "ours" else ""]
             w.writerow([seq, codec, p.label, f"{p.kbps:.4f}",
-                        *["" if p.metrics.get(m) is None else f"{p.metrics[m]:.6f}" for m in metrics]])
+                        *["" if p.metrics.get(m) is None else f"{p.metrics[m]:.6f}" for m in metrics], *extra])
     return buf.getvalue()
 
 
 def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Sequence[str], *, method: str = "pchip",
                  averaging: str = "per_sequence", anchors: Sequence[str] | None = None,
-                 plot_formats: Sequence[str] = ("png", "pdf")) -> dict[str, Any]:
-    """BD-rate table (``bdrate.csv``, ``bdrate.md``), per-sequence BD-rates, RD points and RD plots."""
+                 plot_formats: Sequence[str] = ("png", "pdf"), hull: bool = True) -> dict[str, Any]:
+    """BD-rate table (``bdrate.csv``, ``bdrate.md``), per-sequence BD-rates, RD points and RD plots
+    (``hull``: add the ``ours@hull`` curve when there are several token steps)."""
     from dynamics_codec.bdrate.plots import plot_rd_curves
     from dynamics_codec.evaluation.results import iter_results
 
@@ -217,7 +255,7 @@ def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Seque
     records = list(iter_results(results_dir))
     if not records:
         raise InputError(f"no result files under {results_dir}; run the encode stage first")
-    curves = collect_curves(records, Path(results_dir))
+    curves = collect_curves(records, Path(results_dir), hull=hull)
     present = [m for m in metrics if any(p.metrics.get(m) is not None for c in curves.values() for p in c.points)]
     entries = bd_table(curves, present, method=method, averaging=averaging, anchors=anchors)
     atomic_write_text(report_dir / "bdrate.csv", table_csv(entries))

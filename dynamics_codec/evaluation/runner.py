@@ -227,7 +227,7 @@ def report_command(cfg: DictConfig) -> dict[str, Any]:
     ev = cfg.eval
     report = write_report(ev.results_dir, ev.report_dir, list(ev.report.metrics), method=str(ev.report.interpolation),
                           averaging=str(ev.report.averaging), anchors=list(ev.anchors),
-                          plot_formats=list(ev.report.plot_formats))
+                          plot_formats=list(ev.report.plot_formats), hull=bool(ev.report.get("hull", True)))
     print(Path(report["table"]).read_text())
     print(f"eval: wrote {ev.report_dir}/bdrate.csv, bdrate.md, bdrate_per_sequence.csv, rd_points.csv and "
           f"{len(report['figures'])} plot files")

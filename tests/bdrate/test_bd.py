@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from dynamics_codec.bdrate import QUALITY_AXES, bd_quality, bd_rate, curve_overlap
+from dynamics_codec.bdrate import QUALITY_AXES, bd_quality, bd_rate, curve_overlap, rd_convex_hull
 from dynamics_codec.errors import ConfigError, InputError
 
 E137 = [
@@ -63,3 +63,36 @@ def test_failure_modes():
 def test_quality_axes_are_higher_is_better():
     assert QUALITY_AXES["lpips"].transform(0.2) == pytest.approx(0.8)
     assert QUALITY_AXES["dists"].label == "1-DISTS" and QUALITY_AXES["fvd"].transform(300.0) == 4700.0
+
+
+def test_convex_hull_keeps_the_best_operating_points():
+    rates = [10, 20, 40, 80, 15, 30, 100, 20, 5]
+    quality = [30, 33, 35, 36, 30.5, 34, 35.5, 32, math.nan]
+    # 15 kbps lies under the chord 10 -> 20 in log rate, 30 kbps under 20 -> 40, 100 kbps is worse
+    # than 80, the second 20 kbps point worse than the first, the NaN point is not a point
+    assert rd_convex_hull(rates, quality).tolist() == [0, 1, 2, 3]
+    assert rd_convex_hull([10, 20, 40], [30, 32, 34]).tolist() == [0, 2]  # collinear in log rate: ends only
+    assert rd_convex_hull([10, 20, 40], [30, 32.1, 34]).tolist() == [0, 1, 2]
+    assert rd_convex_hull([10, 20], [30, 29]).tolist() == [0]
+    assert rd_convex_hull([], []).tolist() == []
+    with pytest.raises(InputError):
+        rd_convex_hull([1, 2], [1])
+
+
+def test_convex_hull_is_rising_concave_and_covers_every_point():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        rates = rng.uniform(1, 100, 12)
+        quality = 30 + 3 * np.log(rates) + rng.normal(0, 1.5, 12)
+        keep = rd_convex_hull(rates, quality)
+        x, y = np.log10(rates[keep]), quality[keep]
+        assert np.all(np.diff(x) > 0) and np.all(np.diff(y) > 0)
+        slopes = np.diff(y) / np.diff(x)
+        assert np.all(np.diff(slopes) < 0)  # strictly concave
+        # every point is under the hull (or past its ends, where it is dominated)
+        for r, q in zip(np.log10(rates), quality):
+            if r < x[0]:
+                continue  # impossible: the lowest-rate point is always kept
+            bound = y[-1] if r >= x[-1] else np.interp(r, x, y)
+            assert q <= bound + 1e-9
+        assert keep[0] == int(np.argmin(rates))

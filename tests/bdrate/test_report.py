@@ -13,9 +13,9 @@ RATES = np.array([10.0, 20.0, 40.0, 80.0])
 PSNR = np.array([28.0, 31.0, 34.0, 37.0])
 
 
-def _record(seq, codec, label, kbps, psnr, dists):
+def _record(seq, codec, label, kbps, psnr, dists, step=0.1):
     kind = "ours" if codec == "ours" else "anchor"
-    rp = {"label": label, "keyframe_qp": 0, "token_step": 0.1} if kind == "ours" else {"label": label, "qp": 0}
+    rp = {"label": label, "keyframe_qp": 0, "token_step": step} if kind == "ours" else {"label": label, "qp": 0}
     return {"sequence": {"name": seq}, "codec": {"name": codec, "kind": kind, "fingerprint": "x"}, "rate_point": rp,
             "kbps": kbps, "bits": {"total": int(kbps * 1000)}, "metrics": {"psnr": psnr, "dists": dists}}
 
@@ -54,3 +54,49 @@ def test_write_report_files(tmp_path):
     assert float(rows[0]["bd_rate_percent"]) == pytest.approx(-25.0, abs=1e-6)
     assert (tmp_path / "report" / "plots" / "rd_psnr_average.png").stat().st_size > 1000
     assert (tmp_path / "report" / "plots" / "a" / "rd_dists.png").is_file()
+
+
+PSNR_CONCAVE = np.array([28.0, 32.0, 35.0, 37.0])  # concave in log rate: no point on a straight hull edge
+DISTS_CONCAVE = np.array([0.4, 0.3, 0.23, 0.2])
+
+
+def _two_step_records():
+    """Step 0.1 saves 30 % at the two lower qualities and costs 30 % more at the two higher ones;
+    step 0.4 the other way round. At each quality, the better step is the hull's point."""
+    out = []
+    for i, (r, p, d) in enumerate(zip(RATES, PSNR_CONCAVE, DISTS_CONCAVE)):
+        out.append(_record("a", "x265", f"qp{i}", r, p, d))
+        low, high = (0.7, 1.3) if i < 2 else (1.3, 0.7)
+        out.append(_record("a", "ours", ours_label(i, 0.1), r * low, p, d, step=0.1))
+        out.append(_record("a", "ours", ours_label(i, 0.4), r * high, p, d, step=0.4))
+    return out
+
+
+def test_hull_curve_takes_the_best_step_at_each_quality():
+    curves = collect_curves(_two_step_records(), hull=True)
+    assert set(curves) == {("a", "x265"), ("a", "ours@step0.1"), ("a", "ours@step0.4"), ("a", "ours@hull")}
+    hull = curves[("a", "ours@hull")]
+    assert hull.hull_labels("psnr") == [ours_label(0, 0.1), ours_label(1, 0.1), ours_label(2, 0.4), ours_label(3, 0.4)]
+    rates, quality = hull.values("psnr")
+    assert rates == pytest.approx(RATES * 0.7) and quality == pytest.approx(PSNR_CONCAVE)
+    entries = {e.test: e.bd_rate for e in bd_table(curves, ["psnr"])}
+    assert entries["ours@hull"] == pytest.approx(-30.0, abs=1e-9)
+    assert entries["ours@hull"] < min(entries["ours@step0.1"], entries["ours@step0.4"])
+    pooled = {e.test: e.bd_rate for e in bd_table(curves, ["psnr"], averaging="pooled")}
+    assert pooled["ours@hull"] == pytest.approx(-30.0, abs=1e-9)
+    assert ("a", "ours@hull") not in collect_curves(_two_step_records(), hull=False)
+    assert ("a", "ours@hull") not in collect_curves(_records({"a": 0.1}), hull=True)  # one step: nothing to choose
+
+
+def test_rd_points_mark_hull_membership_once(tmp_path):
+    results = tmp_path / "results"
+    for r in _two_step_records():
+        write_result(result_path(results, r["sequence"]["name"], r["codec"]["name"], r["rate_point"]["label"]), r)
+    write_report(results, tmp_path / "report", ["psnr", "dists"], plot_formats=("png",))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "report" / "rd_points.csv").read_text())))
+    assert len(rows) == 12 and {r["codec"] for r in rows} == {"x265", "ours@step0.1", "ours@step0.4"}
+    on_hull = {r["rate_point"]: r["on_hull_of"] for r in rows if r["codec"].startswith("ours")}
+    assert on_hull[ours_label(0, 0.1)] == "psnr dists" and on_hull[ours_label(0, 0.4)] == ""
+    assert on_hull[ours_label(3, 0.4)] == "psnr dists" and on_hull[ours_label(3, 0.1)] == ""
+    table = (tmp_path / "report" / "bdrate.md").read_text()
+    assert "| ours@hull | x265 | -30.00 | -30.00 | 1 |" in table
