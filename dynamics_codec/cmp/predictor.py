@@ -146,19 +146,27 @@ class CMPMotionPredictor(nn.Module):
         keys_w = F.interpolate(keys.float(), size=work, mode="nearest") if (height, width) != work else keys.float()
         flows_w = resize_flow_nearest(flows.float(), work)
         masks_w = F.interpolate(masks.float(), size=work, mode="nearest") if (height, width) != work else masks.float()
-        key_index = torch.arange(keys.shape[0], device=keys.device).repeat_interleave(flows.shape[0] // keys.shape[0])
-        dense = torch.cat([self._run_chunk(keys_w, key_index[s], flows_w[s], masks_w[s])
-                           for s in self._chunks(flows.shape[0])], dim=0)
+        if keys.shape[0] == flows.shape[0]:  # a key frame per frame (training batches): nothing to share
+            dense = torch.cat([self._run_chunk(keys_w[s], None, flows_w[s], masks_w[s])
+                               for s in self._chunks(flows.shape[0])], dim=0)
+        else:
+            key_index = torch.arange(keys.shape[0], device=keys.device).repeat_interleave(flows.shape[0] // keys.shape[0])
+            dense = torch.cat([self._run_chunk(keys_w, key_index[s], flows_w[s], masks_w[s])
+                               for s in self._chunks(flows.shape[0])], dim=0)
         return resize_flow_nearest(dense, (height, width)).reshape(*lead_shape, 2, height, width)
 
-    def _run_chunk(self, keys: torch.Tensor, key_index: torch.Tensor, flows: torch.Tensor,
+    def _run_chunk(self, keys: torch.Tensor, key_index: torch.Tensor | None, flows: torch.Tensor,
                    masks: torch.Tensor) -> torch.Tensor:
-        """CMP on one chunk of frames at the working size; ``keys[key_index[i]]`` is frame i's key image."""
-        used = torch.unique(key_index)
-        image_features, skips = self.cmp.encode_image(keys[used] * 2 - 1)
-        local = torch.searchsorted(used, key_index)
-        image_features = image_features[local]
-        skips = [s[local] for s in skips]
+        """CMP on one chunk of frames at the working size; ``keys[key_index[i]]`` is frame i's key
+        image (each key image encoded once), or ``keys[i]`` when ``key_index`` is None."""
+        if key_index is None:
+            image_features, skips = self.cmp.encode_image(keys * 2 - 1)
+        else:
+            used = torch.unique(key_index)
+            image_features, skips = self.cmp.encode_image(keys[used] * 2 - 1)
+            local = torch.searchsorted(used, key_index)
+            image_features = image_features[local]
+            skips = [s[local] for s in skips]
         logits = self.cmp.decode(image_features, skips, self.cmp.encode_sparse(cmp_sparse_input(flows, masks)))
         flow = self.fuser(logits)
         return F.interpolate(flow, size=flows.shape[2:], mode="bilinear", align_corners=True)
