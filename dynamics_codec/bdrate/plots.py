@@ -2,7 +2,8 @@
 
 Files: ``<out>/rd_<metric>_average.<fmt>`` (curves averaged over sequences per rate point, as in
 :func:`~dynamics_codec.bdrate.report.average_curve`) and ``<out>/<sequence>/rd_<metric>.<fmt>``.
-x: total rate in kbit/s (log scale), y: the metric's higher-is-better quality axis.
+x: total rate in kbit/s (log scale), y: the metric's higher-is-better quality axis. A convex-hull
+curve (``ours@hull``) is drawn as a wide grey envelope under the curves it picks its points from.
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ def plot_curve_set(curves: Sequence, metric: str, title: str, path_stem: Path, f
     fig, ax = plt.subplots(figsize=(4.8, 3.6), dpi=150)
     for curve in sorted(curves, key=lambda c: (c.kind != "ours", c.codec)):
         rates, quality = curve.values(metric)
-        if len(rates):
+        if not len(rates):
+            continue
+        if getattr(curve, "hull", False):  # the envelope under the per-setting curves it picks from
+            ax.plot(rates, quality, color="black", linewidth=4, alpha=0.3, solid_capstyle="round", zorder=1,
+                    label=curve.codec)
+        else:
             ax.plot(rates, quality, marker="o" if curve.kind == "ours" else "s",
-                    linestyle="-" if curve.kind == "ours" else "--", label=curve.codec)
+                    linestyle="-" if curve.kind == "ours" else "--", label=curve.codec, zorder=2)
     ax.set_xscale("log")
     ax.set_xlabel("rate [kbit/s]")
     ax.set_ylabel(quality_axis(metric).label)
