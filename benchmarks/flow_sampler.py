@@ -222,6 +222,11 @@ def bench_flow_backends(table: Table, key: torch.Tensor, frames: torch.Tensor, r
         dis_flow = dis(key, frames)[0].float()
         ms = timed(lambda: dis(key, frames), repeats) / frames.shape[1]
         table.add("(c) DISFlow(preset='medium')", "cpu", "cv2 default", ms, "OpenCV DIS; ignores torch threads")
+        from dynamics_codec.flow.consistency import ConsistencyCheckedFlow
+
+        checked = ConsistencyCheckedFlow(dis)
+        ms = timed(lambda: checked(key, frames), repeats) / frames.shape[1]
+        table.add("(c) DIS + forward-backward check (default)", "cpu", "cv2 default", ms, "two DIS calls per frame")
     except Exception as error:  # noqa: BLE001 - reported in the table
         table.add("(c) DISFlow(preset='medium')", "cpu", "-", f"not available: {type(error).__name__}: {error}"[:160])
     try:

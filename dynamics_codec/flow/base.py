@@ -57,10 +57,22 @@ _BACKENDS = {
 }
 
 
-def build_flow_backend(name: str, **options) -> FlowBackend:
-    """Build a flow backend by config name (``dis``, ``unimatch``) with its options."""
+def build_flow_backend(name: str, consistency_check: bool = False, consistency_alpha: tuple[float, float] = (0.01, 0.5),
+                       **options) -> FlowBackend:
+    """Build a flow backend by config name (``dis``, ``unimatch``) with its options.
+
+    ``consistency_check``: wrap it in :class:`~dynamics_codec.flow.consistency.ConsistencyCheckedFlow`
+    (flow zeroed where key -> frame and frame -> key disagree) with tolerances ``consistency_alpha``.
+    """
     if name not in _BACKENDS:
         raise ConfigError(f"unknown flow backend '{name}'; known: {sorted(_BACKENDS)}")
     module_name, cls_name = _BACKENDS[name].split(":")
     module = importlib.import_module(module_name)
-    return getattr(module, cls_name)(**options)
+    backend = getattr(module, cls_name)(**options)
+    if consistency_check:
+        from dynamics_codec.flow.consistency import ConsistencyCheckedFlow
+
+        if len(consistency_alpha) != 2:
+            raise ConfigError(f"flow.consistency_alpha must be [alpha1, alpha2]; got {list(consistency_alpha)}.")
+        backend = ConsistencyCheckedFlow(backend, *consistency_alpha)
+    return backend
