@@ -10,15 +10,12 @@ seconds in total and per frame, peak allocated / reserved GPU memory, and whethe
 24 GB GPU. Without CUDA, ``--cpu-tiny`` times the tiny configuration on the CPU instead.
 
 Estimated (``--estimate``, the default without CUDA): the same decode of the full-size
-architecture runs on fake CUDA tensors (:mod:`dynamics_codec.utils.memory_estimate`: shapes
-only, attention allocating as the GPU's flash / memory-efficient kernels), and a second table
-gives the bytes of live CUDA tensors at the peak of each phase (what ``max_memory_allocated``
-would report, without allocator overhead, CUDA context and library workspaces), the FLOPs
-(matmuls, convolutions, attention) and the seconds per frame they take at ``--assume-tflops``
-sustained. The Euler scheduler is replaced by a stand-in with the same tensor traffic (the real
-one branches on tensor values, which fake tensors do not have), and the key frame's VAE encode
-runs without the float32 upcast (``Module.to`` cannot cast fake tensors; the upcast adds
-~0.2 GiB of float32 VAE weights while the key frame is encoded, far below the denoising peak).
+architecture runs on fake CUDA tensors (:mod:`dynamics_codec.decoder.mofa.memory`: shapes only,
+attention allocating as the GPU's flash / memory-efficient kernels), and a second table gives
+the bytes of live CUDA tensors at the peak of each phase (what ``max_memory_allocated`` would
+report, without allocator overhead, CUDA context and library workspaces), the FLOPs (matmuls,
+convolutions, attention) per generated frame and the seconds they take at ``--assume-tflops``
+sustained (a projection, not a timing).
 """
 
 from __future__ import annotations
@@ -33,16 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from dynamics_codec.decoder.mofa.components import build_random_components, construct_components  # noqa: E402
+from dynamics_codec.decoder.mofa.components import build_random_components  # noqa: E402
+from dynamics_codec.decoder.mofa.memory import estimate_decode  # noqa: E402
 from dynamics_codec.decoder.mofa_svd import MofaSVDDecoder  # noqa: E402
-from dynamics_codec.utils.memory_estimate import (  # noqa: E402
-    PeakMemoryTracker,
-    default_dtype,
-    fake_cuda,
-    place_on,
-)
 
 GIB = 1024**3
 #: A 24 GB card has 24 GiB; keep 2 GiB for the CUDA context and other processes.
@@ -98,61 +88,22 @@ def run(args: argparse.Namespace, device: torch.device, size_name: str) -> dict:
     return result
 
 
-class EulerStandIn:
-    """Tensor traffic of diffusers' ``EulerDiscreteScheduler`` (float32 upcast of the sample,
-    denoised estimate, derivative, step) without its value-dependent branches."""
-
-    init_noise_sigma = 700.0
-
-    def set_timesteps(self, num_inference_steps: int, device: torch.device | None = None) -> None:
-        self.timesteps = torch.linspace(1.6, -1.5, num_inference_steps, device=device)
-
-    def scale_model_input(self, sample: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
-        return sample * 0.5
-
-    def step(self, model_output, timestep, sample, generator=None):
-        sample = sample.float()
-        denoised = model_output * -0.5 + sample * 0.5
-        derivative = (sample - denoised) / 2.0
-        return type("EulerOutput", (), {"prev_sample": (sample + derivative * -0.1).to(model_output.dtype)})
-
-
 def estimate(args: argparse.Namespace, dtype_name: str, chunk: int) -> dict:
     """Peak CUDA memory per phase and FLOPs of the full-size decode, on fake CUDA tensors."""
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype_name]
-    device = torch.device("cuda", 0)
-    with fake_cuda():
-        with torch.device(device), default_dtype(dtype):
-            components = construct_components("full", scheduler=EulerStandIn(), force_upcast=False)
-        for module in components.networks().values():
-            place_on(module, device).eval().requires_grad_(False)
-        tracker = PeakMemoryTracker()
-        for module in components.networks().values():
-            tracker.track_module(module)
-        weights = tracker.current
-        decoder = MofaSVDDecoder(
-            components=components, num_inference_steps=args.steps, window_size=args.window,
-            window_overlap=args.overlap, decode_chunk_size=chunk, dtype=dtype_name,
-            max_guidance_scale=args.max_guidance,
-        )
-        pipe = decoder.pipeline(device)
-        for name in ("encode_key", "sample", "decode_latents"):
-            setattr(pipe, name, tracker.wrap_phase(name, getattr(pipe, name)))
-        key = torch.rand(1, 3, args.size, args.size, device=device)
-        flow = torch.randn(1, args.frames - 1, 2, args.size, args.size, device=device)
-        with tracker, FlopCounterMode(display=False) as flops:
-            frames = decoder.decode(key, flow)
-    total_flops = flops.get_total_flops()
+    e = estimate_decode("full", frames=args.frames, height=args.size, width=args.size, dtype=dtype_name,
+                        num_inference_steps=args.steps, window_size=args.window, window_overlap=args.overlap,
+                        decode_chunk_size=chunk, max_guidance_scale=args.max_guidance)
+    tflop_per_frame = e.flops_per_frame() / 1e12
     return {
         "dtype": dtype_name,
         "chunk": chunk,
-        "out": tuple(frames.shape),
-        "weights_gib": weights / GIB,
-        "phases_gib": {name: tracker.phase_peaks.get(name, 0) / GIB for name in ("encode_key", "sample", "decode_latents")},
-        "peak_gib": tracker.peak / GIB,
-        "tflop": total_flops / 1e12,
-        "tflop_per_frame": total_flops / 1e12 / args.frames,
-        "s_per_frame": total_flops / 1e12 / args.frames / args.assume_tflops,
+        "out": e.output_shape,
+        "weights_gib": e.weight_bytes / GIB,
+        "phases_gib": {name: b / GIB for name, b in e.phase_peak_bytes.items()},
+        "peak_gib": e.peak_bytes / GIB,
+        "tflop": e.flops / 1e12,
+        "tflop_per_frame": tflop_per_frame,
+        "s_per_frame": tflop_per_frame / args.assume_tflops,
     }
 
 

@@ -8,6 +8,7 @@
     loading           local folders / hub ids -> components; MissingWeightsError listing what is missing
     pipeline          MofaSVDPipeline: key conditioning, Euler sampling with guidance, chunked VAE decode
     windows           any sequence length as windows [key, next frames] started from the key frame
+    memory            GPU memory / FLOPs of a decode estimated on fake CUDA tensors (no GPU, no weights)
 
 The registered decoder is :class:`dynamics_codec.decoder.mofa_svd.MofaSVDDecoder` ("mofa_svd").
 Importing this package imports diffusers and transformers.
