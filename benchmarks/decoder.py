@@ -31,12 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dynamics_codec.decoder.mofa.components import build_random_components  # noqa: E402
-from dynamics_codec.decoder.mofa.memory import estimate_decode  # noqa: E402
+from dynamics_codec.decoder.mofa.memory import DecodeEstimate, estimate_decode  # noqa: E402
 from dynamics_codec.decoder.mofa_svd import MofaSVDDecoder  # noqa: E402
-
-GIB = 1024**3
-#: A 24 GB card has 24 GiB; keep 2 GiB for the CUDA context and other processes.
-MARGIN_GIB = 22.0
+from dynamics_codec.utils.memory_estimate import BUDGET_24GB_GIB, GIB  # noqa: E402
 
 
 def smooth_flow(frames: int, size: int, device: torch.device) -> torch.Tensor:
@@ -88,26 +85,15 @@ def run(args: argparse.Namespace, device: torch.device, size_name: str) -> dict:
     return result
 
 
-def estimate(args: argparse.Namespace, dtype_name: str, chunk: int) -> dict:
+def estimate(args: argparse.Namespace, dtype_name: str, chunk: int) -> DecodeEstimate:
     """Peak CUDA memory per phase and FLOPs of the full-size decode, on fake CUDA tensors."""
-    e = estimate_decode("full", frames=args.frames, height=args.size, width=args.size, dtype=dtype_name,
-                        num_inference_steps=args.steps, window_size=args.window, window_overlap=args.overlap,
-                        decode_chunk_size=chunk, max_guidance_scale=args.max_guidance)
-    tflop_per_frame = e.flops_per_frame() / 1e12
-    return {
-        "dtype": dtype_name,
-        "chunk": chunk,
-        "out": e.output_shape,
-        "weights_gib": e.weight_bytes / GIB,
-        "phases_gib": {name: b / GIB for name, b in e.phase_peak_bytes.items()},
-        "peak_gib": e.peak_bytes / GIB,
-        "tflop": e.flops / 1e12,
-        "tflop_per_frame": tflop_per_frame,
-        "s_per_frame": tflop_per_frame / args.assume_tflops,
-    }
+    return estimate_decode("full", frames=args.frames, height=args.size, width=args.size, dtype=dtype_name,
+                           num_inference_steps=args.steps, window_size=args.window, window_overlap=args.overlap,
+                           decode_chunk_size=chunk, max_guidance_scale=args.max_guidance)
 
 
-def estimate_table(rows: list[dict], args: argparse.Namespace) -> str:
+def estimate_table(rows: list[tuple[str, int, DecodeEstimate]], args: argparse.Namespace) -> str:
+    """Markdown table of ``(dtype, VAE chunk, estimate)`` rows."""
     lines = [
         f"Estimated on fake CUDA tensors (no GPU here): full-size architecture, {args.frames} frames at "
         f"{args.size}x{args.size}, {args.steps} Euler steps, window {args.window} (overlap {args.overlap}), "
@@ -115,16 +101,17 @@ def estimate_table(rows: list[dict], args: argparse.Namespace) -> str:
         f"CUDA context and workspaces not included); seconds/frame projected at {args.assume_tflops:g} TFLOP/s sustained.",
         "",
         "| dtype | VAE chunk | weights GiB | key encode GiB | denoise GiB | VAE decode GiB | peak GiB | "
-        f"fits 24 GB (< {MARGIN_GIB:g} GiB) | TFLOP total | TFLOP/frame | s/frame (projected) |",
+        f"fits 24 GB (< {BUDGET_24GB_GIB:g} GiB) | TFLOP total | TFLOP/frame | s/frame (projected) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        p = r["phases_gib"]
-        fits = "yes" if r["peak_gib"] < MARGIN_GIB else "NO"
+    for dtype_name, chunk, e in rows:
+        gib = {name: b / GIB for name, b in e.phase_peak_bytes.items()}
+        peak = e.peak_bytes / GIB
+        tflop_per_frame = e.flops_per_frame() / 1e12
         lines.append(
-            f"| {r['dtype']} | {r['chunk']} | {r['weights_gib']:.2f} | {p['encode_key']:.2f} | {p['sample']:.2f} | "
-            f"{p['decode_latents']:.2f} | {r['peak_gib']:.2f} | {fits} | {r['tflop']:.0f} | {r['tflop_per_frame']:.1f} | "
-            f"{r['s_per_frame']:.2f} |"
+            f"| {dtype_name} | {chunk} | {e.weight_bytes / GIB:.2f} | {gib['encode_key']:.2f} | {gib['sample']:.2f} | "
+            f"{gib['decode_latents']:.2f} | {peak:.2f} | {'yes' if peak < BUDGET_24GB_GIB else 'NO'} | {e.flops / 1e12:.0f} | "
+            f"{tflop_per_frame:.1f} | {tflop_per_frame / args.assume_tflops:.2f} |"
         )
     return "\n".join(lines)
 
@@ -135,7 +122,8 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
         f"window {args.window} (overlap {args.overlap}), CFG max {args.max_guidance}, VAE chunk {args.chunk}, "
         f"offload {args.offload}",
         "",
-        "| config | device | dtype | s total | s/frame | peak alloc GiB | peak reserved GiB | fits 24 GB (< 22 GiB reserved) |",
+        "| config | device | dtype | s total | s/frame | peak alloc GiB | peak reserved GiB | "
+        f"fits 24 GB (< {BUDGET_24GB_GIB:g} GiB reserved) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -144,7 +132,7 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
             continue
         alloc = r.get("peak_alloc_gib")
         reserved = r.get("peak_reserved_gib")
-        fits = "n/a (CPU)" if reserved is None else ("yes" if reserved < MARGIN_GIB else "NO")
+        fits = "n/a (CPU)" if reserved is None else ("yes" if reserved < BUDGET_24GB_GIB else "NO")
         lines.append(
             f"| {r['config']} | {r['device']} | {r['dtype']} | {r['seconds']:.1f} | {r['s_per_frame']:.2f} | "
             f"{'-' if alloc is None else f'{alloc:.2f}'} | {'-' if reserved is None else f'{reserved:.2f}'} | {fits} |"
@@ -190,7 +178,7 @@ def main() -> None:
         if args.chunk != args.window:
             settings.append((args.dtype, args.window))
         print()
-        print(estimate_table([estimate(args, dtype, chunk) for dtype, chunk in settings], args))
+        print(estimate_table([(dtype, chunk, estimate(args, dtype, chunk)) for dtype, chunk in settings], args))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from dynamics_codec.motion_model import MotionModel  # noqa: E402
 from dynamics_codec.train import Trainer  # noqa: E402
 from dynamics_codec.train.trainer import TrainingModule, collate  # noqa: E402
 from dynamics_codec.utils.config import section_options  # noqa: E402
-from dynamics_codec.utils.memory_estimate import GIB, PeakMemoryTracker  # noqa: E402
+from dynamics_codec.utils.memory_estimate import BUDGET_24GB_GIB, GIB, PeakMemoryTracker  # noqa: E402
 
 PHASES = ("cmp", "forward", "backward", "adam")
 
@@ -72,13 +72,14 @@ def estimate_step_memory(cfg, batch: int, size: int, steps: int = 2) -> dict:
 def print_estimates(cfg, batches: list[int], size: int, networks: str) -> None:
     print(f"\nGPU memory of a paper training step (train.target=cmp), estimated on the meta device: networks "
           f"{networks}, {size}x{size}, float32 (upper bound for AMP), live tensors in GiB\n")
-    print("| batch | weights (ours + CMP) | CMP target | forward | backward | Adam | peak | fits 24 GB (< 22 GiB) |")
+    print("| batch | weights (ours + CMP) | CMP target | forward | backward | Adam | peak | "
+          f"fits 24 GB (< {BUDGET_24GB_GIB:g} GiB) |")
     print("|---:|---:|---:|---:|---:|---:|---:|---|")
     for batch in batches:
         r = estimate_step_memory(cfg, batch, size)
         cells = [f"{r['phases'].get(p, 0) / GIB:.2f}" for p in PHASES]
         print(f"| {batch} | {r['weights'] / GIB:.2f} | {' | '.join(cells)} | {r['peak'] / GIB:.2f} | "
-              f"{'yes' if r['peak'] / GIB < 22 else 'NO'} |")
+              f"{'yes' if r['peak'] / GIB < BUDGET_24GB_GIB else 'NO'} |")
 
 
 def measure(args: argparse.Namespace, cfg) -> None:

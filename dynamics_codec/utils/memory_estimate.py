@@ -41,6 +41,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 GIB = 1024**3
+#: what a "24 GB" card (24 GiB) leaves to tensors: 2 GiB kept for the CUDA context and workspaces
+BUDGET_24GB_GIB = 22.0
 Fn = TypeVar("Fn", bound=Callable)
 
 

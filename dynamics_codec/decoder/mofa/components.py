@@ -171,8 +171,6 @@ def build_random_components(
     dtype: torch.dtype = torch.float32,
 ) -> MofaComponents:
     """The decoder's architecture at ``size`` with random weights (seeded by ``seed``)."""
-    if size not in COMPONENT_CONFIGS:
-        raise ConfigError(f"random component size must be 'tiny' or 'full'; got {size!r}.")
     device = torch.device(device)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     with torch.device(device):

@@ -26,10 +26,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from dynamics_codec.decoder.mofa.components import ComponentSize, construct_components
+from dynamics_codec.decoder.mofa_svd import _DTYPES, MofaSVDDecoder
 from dynamics_codec.errors import ConfigError
 from dynamics_codec.utils.memory_estimate import PeakMemoryTracker, default_dtype, fake_cuda, place_on
 
-_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 #: the pipeline's phases, in order
 PHASES = ("encode_key", "sample", "decode_latents")
 
@@ -79,8 +79,6 @@ def estimate_decode(
     ``size`` architecture in ``dtype`` on a CUDA device; ``decoder_options`` go to
     :class:`~dynamics_codec.decoder.mofa_svd.MofaSVDDecoder` (num_inference_steps, window_size,
     decode_chunk_size, max_guidance_scale, ...)."""
-    from dynamics_codec.decoder.mofa_svd import MofaSVDDecoder
-
     if dtype not in _DTYPES:
         raise ConfigError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}.")
     if frames < 2:
