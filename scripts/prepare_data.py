@@ -12,9 +12,14 @@ def main(cfg: DictConfig) -> None:
         cfg.input, cfg.output, flow=OmegaConf.to_container(cfg.flow, resolve=True), size=int(cfg.size),
         num_frames=int(cfg.num_frames), stride=int(cfg.stride), clips_per_video=int(cfg.clips_per_video),
         val_fraction=float(cfg.val_fraction), workers=int(cfg.workers), progress=bool(cfg.progress),
+        source_manifest=cfg.get("source_manifest"), split_by=str(cfg.get("split_by", "repo")),
     )
+    s, g = summary["splits"], summary["groups"]
     print(f"{summary['videos']} videos -> {summary['clips']} clips in {cfg.output} "
-          f"(train {summary['splits']['train']}, val {summary['splits']['val']})")
+          f"(train {s['train']} clips from {g['train']} groups, val {s['val']} clips from {g['val']} groups; "
+          f"grouped by {summary['split_by']})")
+    if s["val"] == 0:
+        print("WARNING: the validation split is empty (train.py needs one): add videos or raise val_fraction")
     for skip in summary["skipped"]:
         print(f"skipped {skip['source']}: {skip['reason']}")
 

@@ -64,3 +64,33 @@ def test_prepare_data_script(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "4 videos -> 2 clips" in proc.stdout and "skipped" in proc.stdout and "too short" in proc.stdout
+
+
+def test_split_by_source_manifest_keeps_each_group_in_one_split(tmp_path):
+    """With a source manifest (as ../shared/corpus has), clips are grouped by its ``split_by`` field."""
+    _videos(tmp_path / "in")
+    (tmp_path / "in" / "v3.mkv").write_bytes((tmp_path / "in" / "v0.mkv").read_bytes())
+    manifest = [{"file": "v0.mkv", "repo": "a/one"}, {"file": "v1.mkv", "repo": "b/two"},
+                {"file": "v3.mkv", "repo": "a/one"}]
+    (tmp_path / "in" / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "out"
+    summary = prepare_dataset(tmp_path / "in", out, flow={"name": "dis", "preset": "ultrafast"}, size=64,
+                              num_frames=6, progress=False, val_fraction=0.1)
+    entries = {e["id"]: e for e in map(json.loads, (out / "manifest.jsonl").read_text().splitlines())}
+    assert {e["group"] for e in entries.values()} == {"a/one", "b/two"}
+    assert entries["v0.mkv__00"]["split"] == entries["v3.mkv__00"]["split"]
+    # two groups and a 10 % fraction: the validation split still gets one group, never zero
+    assert summary["splits"]["val"] >= 1 and summary["splits"]["train"] >= 1
+    assert summary["groups"] == {"train": 1, "val": 1} and summary["split_by"] == "repo"
+
+
+def test_assign_splits_never_leaves_val_empty_and_is_stable():
+    from dynamics_codec.data.prepare import assign_splits
+
+    two = assign_splits(["x", "y"], 0.1)
+    assert sorted(two.values()) == ["train", "val"]
+    many = assign_splits([f"repo{i}" for i in range(300)], 0.1)
+    assert 15 < list(many.values()).count("val") < 50
+    assert many == assign_splits(reversed([f"repo{i}" for i in range(300)]), 0.1)
+    assert set(assign_splits(["only"], 0.1).values()) == {"train"}
+    assert set(assign_splits(["x", "y"], 0.0).values()) == {"train"}
