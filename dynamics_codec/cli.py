@@ -68,7 +68,8 @@ def format_encode_report(result: EncodeResult, model_description: str) -> str:
     return "\n".join(
         [
             format_bits_report(result.bits, result.num_frames, result.fps),
-            f"motion: {result.num_frames - 1} inter frames x {v}x{n} tokens, {motion / t_inter:.1f} bits/frame, "
+            f"motion: {int(result.active.sum())} of {result.num_frames - 1} inter frames sent with motion "
+            f"({v}x{n} tokens), {motion / t_inter:.1f} bits/frame, "
             f"{motion / max(t_inter * v * n, 1):.3f} bits/token; coder vs ideal adaptive code length "
             f"{result.ideal_motion_bits:.0f} bits ({overhead:+.1f} %); {result.points_per_frame:.1f} motion points/frame",
             f"weights: {model_description}",

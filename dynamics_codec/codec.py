@@ -11,7 +11,10 @@
 rendered from the key frame and their decoded tokens.
 
 The tokenizer sees the *decoded* key frame (what the decoder will have), the flow backend
-the original frames (what only the encoder has).
+the original frames (what only the encoder has). The encoder then decides, per frame, whether
+the coded tokens improve what the decoder will output over no motion at all
+(:mod:`dynamics_codec.encoder.decision`); frames whose motion does not pay are sent without
+motion (a flag in the motion payload) and decode to the key frame.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 
 from dynamics_codec.bitstream import KeyframeCodecId, ParsedStream, StreamHeader, pack_stream, parse_stream
 from dynamics_codec.decoder import FrameDecoder, build_decoder
+from dynamics_codec.encoder import MotionDecisionConfig, choose_motion_frames
 from dynamics_codec.entropy import TokenCoder, TokenCodingConfig
 from dynamics_codec.errors import BitstreamError, ConfigError, InputError
 from dynamics_codec.flow import FlowBackend, build_flow_backend
@@ -46,6 +50,7 @@ class EncodeResult:
     tokens: np.ndarray  # float32 [T-1, V, N] from the tokenizer
     recon_tokens: np.ndarray  # float32 [T-1, V, N] as the decoder will hold them
     indices: np.ndarray  # int32 [T-1, V, N] quantised residuals
+    active: np.ndarray  # bool [T-1]: frames sent with motion (false: the decoder shows the key frame)
     ideal_motion_bits: float  # sum of -log2 p of the coded bins
     points_per_frame: float  # mean number of sampled motion points
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
@@ -62,7 +67,8 @@ class DecodeResult:
     header: StreamHeader
     bits: dict[str, int]
     tokens: np.ndarray  # float32 [T-1, V, N]
-    flow: torch.Tensor | None  # float32 [T-1, 2, H, W] generated dense flow (if kept)
+    active: np.ndarray  # bool [T-1]: frames decoded with motion (false: zero motion, the key frame)
+    flow: torch.Tensor | None  # float32 [T-1, 2, H, W] generated dense flow (if kept; zero without motion)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -115,6 +121,8 @@ class Encoder:
         device: str | torch.device = "cpu",
         seed: int = 0,
         chunk_frames: int = 16,
+        frame_decoder: FrameDecoder | None = None,
+        decision: MotionDecisionConfig | None = None,
     ) -> None:
         if keyframe_codec.codec_id not in KeyframeCodecId.__members__.values():
             raise ConfigError(f"key-frame codec '{keyframe_codec.name}' (id {keyframe_codec.codec_id}) has no stream id")
@@ -127,6 +135,48 @@ class Encoder:
         self.device = torch.device(device)
         self.seed = int(seed)
         self.chunk_frames = int(chunk_frames)
+        # what the decoder will render (for the motion decision); None: decide on the flow
+        self.frame_decoder = frame_decoder
+        self.decision = decision or MotionDecisionConfig()
+
+    def _generate_flow(self, key: torch.Tensor, tokens: np.ndarray, key_features: torch.Tensor | None = None) -> torch.Tensor:
+        """Dense flow [T, 2, H, W] the decoder generates from tokens float32 [T, V, N]."""
+        gen = self.model.generator
+        feats = gen.encode_key(key) if key_features is None else key_features
+        tok = torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device)[None]
+        return torch.cat([gen(key, tok[:, s : s + self.chunk_frames], key_features=feats)[0]
+                          for s in range(0, tok.shape[1], self.chunk_frames)])
+
+    def _decide_motion(self, tokens: np.ndarray, key: torch.Tensor, video: torch.Tensor, flow: torch.Tensor) -> np.ndarray:
+        """Motion flags bool [T-1]: frames whose decoded output gains from their tokens."""
+        cfg = self.decision
+        criterion = cfg.criterion
+        if criterion == "auto":
+            criterion = "pixels" if self.frame_decoder is not None and self.frame_decoder.frames_per_call else "flow"
+        if criterion == "pixels" and self.frame_decoder is None:
+            raise ConfigError("encoder.decision.criterion=pixels needs the frame decoder; use criterion=flow")
+        frames = video[1:]
+        key_features = self.model.generator.encode_key(key)
+        if criterion == "pixels":
+            zero = ((frames - key) ** 2).flatten(1).mean(1).cpu().numpy()
+        else:
+            zero = (flow[0] ** 2).flatten(1).mean(1).cpu().numpy()
+
+        def errors(recon: np.ndarray, active: np.ndarray) -> np.ndarray:
+            out = np.full(len(active), np.inf)
+            idx = np.flatnonzero(active)
+            for s in range(0, len(idx), self.chunk_frames):
+                part = idx[s : s + self.chunk_frames]
+                gen_flow = self._generate_flow(key, recon[part], key_features)
+                if criterion == "pixels":
+                    rendered = self.frame_decoder.decode(key, gen_flow[None])[0]
+                    err = ((rendered - frames[part]) ** 2).flatten(1).mean(1)
+                else:
+                    err = ((gen_flow - flow[0, part]) ** 2).flatten(1).mean(1)
+                out[part] = err.cpu().numpy()
+            return out
+
+        return choose_motion_frames(tokens, self.coding, errors, zero, cfg)
 
     @torch.no_grad()
     def encode(self, frames: np.ndarray, fps: float) -> EncodeResult:
@@ -151,6 +201,7 @@ class Encoder:
 
         v, n = model.num_vectors, model.num_values
         tokens = np.zeros((t_total - 1, v, n), np.float32)
+        active = np.ones(t_total - 1, dtype=bool)
         points = []
         sampler_gen = torch.Generator().manual_seed(self.seed)
         flows = []
@@ -171,8 +222,10 @@ class Encoder:
                         model.tokenizer(sparse.sparse_flow[:, s:e], sparse.mask[:, s:e], key_dec_t)
                     )
                 tokens = torch.cat(chunks, dim=1)[0].float().cpu().numpy()
+            with timer("decision"):
+                active = self._decide_motion(tokens, key_dec_t, video, flow)
         with timer("entropy"):
-            coded = TokenCoder(self.coding).encode(tokens)
+            coded = TokenCoder(self.coding).encode(tokens, active)
 
         step, alpha, params = self.coding.to_header_fields()
         header = StreamHeader(
@@ -201,6 +254,7 @@ class Encoder:
             tokens=tokens,
             recon_tokens=coded.recon,
             indices=coded.indices,
+            active=coded.active,
             ideal_motion_bits=coded.ideal_bits,
             points_per_frame=float(points) if t_total > 1 else 0.0,
             timings=timer.timings,
@@ -268,20 +322,24 @@ class StreamDecoder:
             )
         with timer("entropy"):
             coding = TokenCodingConfig.from_header_fields(header.step, header.alpha, header.entropy_params)
-            _, tokens = TokenCoder(coding).decode(parsed.motion_payload, *header.token_shape)
+            _, tokens, active = TokenCoder(coding).decode(parsed.motion_payload, *header.token_shape)
         model = self.model.to(self.device)
         key_t = _to_tensor(key[None], self.device)
         out = [key[None]]
         flows = []
         gen = torch.Generator(device=self.device).manual_seed(self.generator_seed)
         if header.inter_frames:
-            tok = torch.from_numpy(tokens).to(self.device)[None]  # [1, T-1, V, N]
             with timer("generator"):
-                key_features = model.generator.encode_key(key_t)
-                flow_all = torch.cat([
-                    model.generator(key_t, tok[:, s : s + self.chunk_frames], key_features=key_features)
-                    for s in range(0, header.inter_frames, self.chunk_frames)
-                ], dim=1)  # [1, T-1, 2, H, W]
+                # frames without motion get zero flow (the warp decoder then shows the key frame)
+                flow_all = torch.zeros(1, header.inter_frames, 2, header.height, header.width, device=self.device)
+                idx = np.flatnonzero(active)
+                if idx.size:
+                    key_features = model.generator.encode_key(key_t)
+                    tok = torch.from_numpy(tokens[idx]).to(self.device)[None]  # [1, A, V, N]
+                    flow_all[:, torch.from_numpy(idx).to(self.device)] = torch.cat([
+                        model.generator(key_t, tok[:, s : s + self.chunk_frames], key_features=key_features)
+                        for s in range(0, idx.size, self.chunk_frames)
+                    ], dim=1)
             step = self.frame_decoder.frames_per_call or header.inter_frames
             with timer("decoder"):
                 for s in range(0, header.inter_frames, step):
@@ -295,6 +353,7 @@ class StreamDecoder:
             header=header,
             bits=parsed.bits,
             tokens=tokens,
+            active=active,
             flow=torch.cat(flows) if flows else None,
             timings=timer.timings,
         )
@@ -327,6 +386,12 @@ def build_sampler(cfg) -> WatershedSampler:
 
 def build_encoder(cfg, model: MotionModel | None = None) -> Encoder:
     codec, qp = build_keyframe_codec(cfg)
+    encoder_cfg = cfg.get("encoder") or {}
+    decision = MotionDecisionConfig.from_dict(section_options(encoder_cfg.decision, ()) if "decision" in encoder_cfg else None)
+    # the encoder renders what the decoder will show where that is cheap (warping); for the
+    # generative decoder it decides on the generated flow instead
+    warp = "decoder" in cfg and cfg.decoder.name == "warp"
+    frame_decoder = build_decoder("warp", **section_options(cfg.decoder)) if warp else None
     return Encoder(
         codec,
         qp,
@@ -336,6 +401,8 @@ def build_encoder(cfg, model: MotionModel | None = None) -> Encoder:
         build_token_coding(cfg),
         device=cfg.get("device", "cpu"),
         seed=int(cfg.get("seed", 0)),
+        frame_decoder=frame_decoder,
+        decision=decision,
     )
 
 

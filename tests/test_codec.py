@@ -10,6 +10,7 @@ from dynamics_codec.bitstream import parse_stream
 from dynamics_codec.codec import Encoder, StreamDecoder, kbps
 from dynamics_codec.data import make_synthetic_clip
 from dynamics_codec.decoder import build_decoder
+from dynamics_codec.encoder import MotionDecisionConfig
 from dynamics_codec.entropy import TokenCodingConfig
 from dynamics_codec.errors import BitstreamError, InputError
 from dynamics_codec.flow import build_flow_backend
@@ -27,9 +28,13 @@ def clip():
                                rng=np.random.default_rng(0))
 
 
-def _encoder(model, step=0.05, seed=0):
+NO_DECISION = MotionDecisionConfig(enabled=False)
+
+
+def _encoder(model, step=0.05, seed=0, decision=NO_DECISION, frame_decoder=None):
     return Encoder(get_keyframe_codec("x265", preset="ultrafast"), 32, build_flow_backend("dis", preset="fast"),
-                   WatershedSampler(nms_ks=9), model, TokenCodingConfig(step=step), seed=seed)
+                   WatershedSampler(nms_ks=9), model, TokenCodingConfig(step=step), seed=seed,
+                   decision=decision, frame_decoder=frame_decoder)
 
 
 def _decoder(model, mode="softsplat"):
@@ -117,3 +122,46 @@ def test_encoder_input_errors(model):
         _encoder(model).encode(np.zeros((2, 16, 16, 3), np.float32), 25)
     with pytest.raises(InputError, match="even"):
         _encoder(model).encode(np.zeros((2, 15, 16, 3), np.uint8), 25)
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ((a.astype(np.float64) - b.astype(np.float64)) ** 2).reshape(len(a), -1).mean(1)
+
+
+def test_motion_decision_never_decodes_worse_than_no_motion(clip, model):
+    """With the decision on, every decoded frame is at least as close to the original as the key
+    frame is (the decoder's actual output decides), and frames without motion are the key frame."""
+    warp = build_decoder("warp")
+    enc = _encoder(model, decision=MotionDecisionConfig(), frame_decoder=warp).encode(clip.frames, clip.fps)
+    dec = _decoder(model).decode(enc.bitstream, keep_flow=True)
+    assert np.array_equal(dec.active, enc.active)
+    key = dec.frames[0]
+    err_ours = _mse(dec.frames[1:], clip.frames[1:])
+    err_zero = _mse(np.repeat(key[None], len(clip.frames) - 1, axis=0), clip.frames[1:])
+    assert np.all(err_ours <= err_zero + 0.5), (err_ours, err_zero)  # 0.5: uint8 rounding of the rendered frames
+    for t in np.flatnonzero(~dec.active):
+        assert np.array_equal(dec.frames[1 + t], key)
+        assert float(dec.flow[t].abs().max()) == 0.0
+    # this random model's motion is worse than none on some frames: the decision has work to do
+    undecided = _decoder(model).decode(_encoder(model).encode(clip.frames, clip.fps).bitstream)
+    assert np.any(_mse(undecided.frames[1:], clip.frames[1:]) > err_zero)
+    assert not enc.active.all()
+
+
+def test_frames_without_motion_round_trip_and_cost_at_most_two_bits_each(model):
+    frames = make_synthetic_clip("coffee", size=64, num_frames=30, max_displacement=3.0,
+                                 rng=np.random.default_rng(1)).frames
+    off = MotionDecisionConfig(min_gain_db=1000.0)  # no frame can gain that much: all motion off
+    enc = _encoder(model, decision=off).encode(frames, 25.0)
+    assert not enc.active.any()
+    assert enc.bits["motion"] <= 2 * (len(frames) - 1)
+    dec = _decoder(model).decode(enc.bitstream)
+    assert not dec.active.any()
+    assert np.array_equal(dec.frames, np.repeat(dec.frames[:1], len(frames), axis=0))
+
+
+def test_old_format_version_is_refused_with_a_clear_message(clip, model):
+    data = bytearray(_encoder(model).encode(clip.frames, clip.fps).bitstream)
+    data[3] = 1  # the version byte of a stream written before the motion flags
+    with pytest.raises(BitstreamError, match="version 1 .*no per-frame motion flags; re-encode"):
+        _decoder(model).decode(bytes(data))

@@ -1,6 +1,6 @@
 """The ``.dcv`` file format: one file per video, header + key-frame payload + motion payload.
 
-Layout (format version 1; ``varint`` = minimal unsigned LEB128, floats little-endian)::
+Layout (format version 2; ``varint`` = minimal unsigned LEB128, floats little-endian)::
 
     magic            3 bytes   b"DCV"
     version          1 byte    FORMAT_VERSION
@@ -21,7 +21,10 @@ Layout (format version 1; ``varint`` = minimal unsigned LEB128, floats little-en
     motion_len       varint    bytes of motion payload (<= MAX_PAYLOAD_BYTES)
     keyframe payload, motion payload; nothing after them.
 
-The motion payload codes ``(frames - 1) x V x N`` token indices. A typical header (384x384,
+The motion payload codes, for each of the ``frames - 1`` inter frames, a motion flag and, for
+frames with motion, ``V x N`` token indices (:mod:`dynamics_codec.entropy.binarization`).
+Version history: 1 had no motion flags (every inter frame coded its tokens); version 2 added
+them. A decoder reads exactly its own version and names the difference for older streams. A typical header (384x384,
 50 frames at 25/1 fps, 2x20 tokens, one QP, no hashes) is 24 bytes of fields + 2-4 bytes of
 section lengths; each weights hash adds 8 bytes.
 """
@@ -40,7 +43,7 @@ from ..errors import BitstreamError
 from .bytes_io import ByteReader, encode_varint
 
 MAGIC = b"DCV"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_DIMENSION = 8192
 MAX_FRAMES = 100_000
 MAX_FPS_TERM = 1_000_000
@@ -50,6 +53,8 @@ MAX_PARAM_VALUE = 1 << 32
 MAX_KEYFRAME_PARAMS = 8
 MAX_PAYLOAD_BYTES = 1 << 30
 HASH_BYTES = 8
+#: what older format versions lacked, for the error message
+_OLD_VERSIONS = {1: "version 1 streams have no per-frame motion flags"}
 
 _ALPHA_BIT, _TOKENIZER_BIT, _GENERATOR_BIT = 1, 2, 4
 _LAYOUT_BITS = 3
@@ -199,8 +204,13 @@ def parse_stream(data: bytes) -> ParsedStream:
         raise BitstreamError(f"not a .dcv stream: magic {magic!r}, expected {MAGIC!r}")
     version = reader.take(1, "format version")[0]
     if version != FORMAT_VERSION:
-        newer = " (from a newer encoder: update dynamics_codec)" if version > FORMAT_VERSION else ""
-        raise BitstreamError(f"unsupported .dcv format version {version}, this decoder reads {FORMAT_VERSION}{newer}")
+        if version > FORMAT_VERSION:
+            why = " (from a newer encoder: update dynamics_codec)"
+        elif version in _OLD_VERSIONS:
+            why = f" ({_OLD_VERSIONS[version]}; re-encode the video with this version's encode.py)"
+        else:
+            why = ""
+        raise BitstreamError(f"unsupported .dcv format version {version}, this decoder reads {FORMAT_VERSION}{why}")
     names = ("width", "height", "frames", "fps_num", "fps_den", "token_vectors", "token_values", "layout")
     values = {name: reader.varint(name) for name in names}
     layout = values.pop("layout")

@@ -1,5 +1,10 @@
 """Binarisation of int32 residual indices and context selection, shared by encoder and decoder.
 
+Every frame t starts with its **motion flag** (context coded; the context is the previous
+frame's flag): 1 = the frame's residuals follow, 0 = the frame sends no motion (the decoder shows
+the key frame for it, and its residuals are all zero, so the token prediction carries over). A
+sequence whose frames all take the same choice spends a small fraction of a bit per frame on it.
+
 Each index q of a ``[T, V, N]`` sequence (raster order t, v, n) becomes the bins
 
 1. zero flag ``q != 0``                                   (context coded)
@@ -68,7 +73,12 @@ class ContextLayout:
         self.zero_base = 0
         self.mag_base = num_slots * self.num_classes
         self.sign_base = self.mag_base + num_slots * self.num_classes * self.cutoff
-        self.count = self.sign_base + num_slots * 3
+        self.flag_base = self.sign_base + num_slots * 3
+        self.count = self.flag_base + 2
+
+    def flag_ctx(self, previous_active: bool) -> int:
+        """Context of a frame's motion flag, selected by the previous frame's flag."""
+        return self.flag_base + int(previous_active)
 
     def zero_ctx(self, slot: int, cls: int) -> int:
         return self.zero_base + slot * self.num_classes + cls
@@ -126,21 +136,41 @@ def _code_one(coder: BinCoder, layout: ContextLayout, zero_ctx: int, sign_ctx: i
 
 
 def code_indices(coder: BinCoder, layout: ContextLayout, shape: tuple[int, int, int],
-                 indices: np.ndarray | None = None) -> np.ndarray:
-    """Code (``indices`` given) or decode (``indices`` None) int32 indices ``[T, V, N]``.
+                 indices: np.ndarray | None = None, active: np.ndarray | None = None,
+                 before_active_frame=None) -> tuple[np.ndarray, np.ndarray]:
+    """Code (``indices`` and ``active`` given) or decode (both None) a sequence of frames.
 
-    Returns the int32 indices (the input when encoding). The caller must have validated
-    ``shape`` against its limits: the output is allocated here.
+    ``indices`` int32 ``[T, V, N]`` (rows of inactive frames must be zero), ``active`` bool
+    ``[T]`` (the motion flags; encoding only, default all true). Returns ``(indices, active)``
+    (the inputs when encoding). ``before_active_frame(count)`` is called with the number of
+    active frames so far before the residuals of each active frame are coded (the decoder's
+    payload-size check). The caller must have validated ``shape`` against its limits: the
+    output is allocated here.
     """
     t_count, v_count, n_count = shape
     out = np.zeros(shape, dtype=np.int32)
+    flags = np.ones(t_count, dtype=bool)
     values = indices.tolist() if indices is not None else None
+    encoding = values is not None
+    if encoding and active is not None:
+        flags = np.asarray(active, dtype=bool).copy()
+        if flags.shape != (t_count,) or np.any(np.asarray(indices)[~flags] != 0):
+            raise ValueError("active must be bool [T] and inactive frames must have zero indices")
     mode = layout.mode
     use_prev = mode in (NeighbourContext.PREVIOUS_FRAME, NeighbourContext.BOTH)
     use_left = mode in (NeighbourContext.LEFT, NeighbourContext.BOTH)
     cap = _CLASS_CAP
     prev_frame: list[list[int]] | None = None
+    prev_active = True
+    num_active = 0
     for t in range(t_count):
+        is_active = bool(coder.bin(layout.flag_ctx(prev_active), int(flags[t]) if encoding else None))
+        flags[t] = prev_active = is_active
+        if not is_active:
+            continue  # zero residuals; the neighbour contexts keep the last coded frame
+        if before_active_frame is not None:
+            before_active_frame(num_active)
+        num_active += 1
         frame: list[list[int]] = []
         for v in range(v_count):
             row: list[int] = []
@@ -175,4 +205,4 @@ def code_indices(coder: BinCoder, layout: ContextLayout, shape: tuple[int, int, 
             frame.append(row)
         out[t] = frame
         prev_frame = frame
-    return out
+    return out, flags

@@ -48,10 +48,13 @@ def reconstruct_frame(pred: np.ndarray, indices: np.ndarray, step: float) -> np.
 
 
 def quantize_closed_loop(
-    tokens: np.ndarray, step: float, alpha: float = 1.0, prior: np.ndarray | None = None
+    tokens: np.ndarray, step: float, alpha: float = 1.0, prior: np.ndarray | None = None,
+    active: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Quantise tokens ``[T, V, N]`` (finite floats) against the decoded past.
 
+    ``active`` (bool ``[T]``, default all true): frames marked false send no residual (index 0,
+    so their reconstruction is the prediction, and the next frame is predicted from it).
     Returns ``(indices int32 [T, V, N], recon float32 [T, V, N])``. Raises InputError for
     non-finite tokens or residuals whose index would exceed :data:`MAX_ABS_INDEX`.
     """
@@ -64,6 +67,9 @@ def quantize_closed_loop(
     t_count, v_count, n_count = tokens.shape
     prior_arr = _prior_array(prior, (v_count, n_count))
     step32 = np.float32(step)
+    flags = np.ones(t_count, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+    if flags.shape != (t_count,):
+        raise InputError(f"active must be a bool array of shape ({t_count},), got {flags.shape}")
     indices = np.empty(tokens.shape, dtype=np.int32)
     recon = np.empty(tokens.shape, dtype=np.float32)
     prev: np.ndarray | None = None
@@ -72,6 +78,8 @@ def quantize_closed_loop(
             pred = predict_frame(prev, alpha, prior_arr)
             residual = np.subtract(tokens[t], pred, dtype=np.float32)
             q = np.rint(np.divide(residual, step32, dtype=np.float32))
+        if not flags[t]:
+            q = np.zeros_like(q)
         if not np.all(np.abs(q) <= MAX_ABS_INDEX):
             raise InputError(
                 f"frame {t}: a residual is {float(np.max(np.abs(q)))} steps (step {float(step32)}); at most "

@@ -115,7 +115,7 @@ def test_hand_built_stream_parses() -> None:
 
 @pytest.mark.parametrize("data,match", [
     (b"", "truncated"), (b"DC", "truncated"), (b"XYZ\x01", "magic"), (b"DCV", "truncated"),
-    (MAGIC + bytes([FORMAT_VERSION + 1]), "newer encoder"), (MAGIC + b"\x00", "version"),
+    (MAGIC + bytes([FORMAT_VERSION + 1]), "newer encoder"), (MAGIC + b"\x00", "version"), (MAGIC + b"\x01", "no per-frame motion flags; re-encode"),
     (_raw(GOOD_FIELDS)[:-2], "truncated"),
     (_raw(GOOD_FIELDS, tail=GOOD_TAIL)[:-1], "truncated"),
     (_raw(GOOD_FIELDS, tail=GOOD_TAIL) + b"\x00", "trailing garbage"),

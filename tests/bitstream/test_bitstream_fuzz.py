@@ -72,7 +72,8 @@ def _parse_and_decode(data: bytes) -> None:
     parsed = parse_stream(data)
     header = parsed.header
     cfg = TokenCodingConfig.from_header_fields(header.step, header.alpha, header.entropy_params)
-    indices, recon = TokenCoder(cfg).decode(parsed.motion_payload, *header.token_shape)
+    indices, recon, active = TokenCoder(cfg).decode(parsed.motion_payload, *header.token_shape)
+    assert active.shape == header.token_shape[:1] and active.dtype == bool
     assert indices.shape == header.token_shape == recon.shape
     assert indices.dtype == np.int32 and recon.dtype == np.float32 and np.all(np.isfinite(recon))
 
