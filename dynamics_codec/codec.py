@@ -139,6 +139,13 @@ class Encoder:
         self.frame_decoder = frame_decoder
         self.decision = decision or MotionDecisionConfig()
 
+    @torch.no_grad()
+    def analyse_flow(self, video: torch.Tensor) -> torch.Tensor:
+        """Dense flow key -> frame t of the original frames ``[T, 3, H, W]`` -> ``[1, T-1, 2, H, W]``."""
+        h, w = video.shape[-2:]
+        flows = [self.flow(video[:1], video[None, s : s + self.chunk_frames]) for s in range(1, video.shape[0], self.chunk_frames)]
+        return torch.cat(flows, dim=1) if flows else torch.zeros(1, 0, 2, h, w, device=video.device)
+
     def _generate_flow(self, key: torch.Tensor, tokens: np.ndarray, key_features: torch.Tensor | None = None) -> torch.Tensor:
         """Dense flow [T, 2, H, W] the decoder generates from tokens float32 [T, V, N]."""
         gen = self.model.generator
@@ -204,12 +211,8 @@ class Encoder:
         active = np.ones(t_total - 1, dtype=bool)
         points = []
         sampler_gen = torch.Generator().manual_seed(self.seed)
-        flows = []
         with timer("flow"):
-            for s in range(1, t_total, self.chunk_frames):
-                e = min(t_total, s + self.chunk_frames)
-                flows.append(self.flow(video[:1], video[None, s:e]))  # [1, t, 2, H, W]
-        flow = torch.cat(flows, dim=1) if flows else torch.zeros(1, 0, 2, h, w, device=self.device)
+            flow = self.analyse_flow(video)
         if t_total > 1:
             with timer("sampler"):
                 sparse = self.sampler(flow, generator=sampler_gen)

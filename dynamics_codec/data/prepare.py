@@ -199,6 +199,9 @@ def prepare_dataset(
                 record(*fut.result())
                 bar.update()
     bar.close()
+    for e in entries.values():  # the split follows the current grouping and fraction, also for resumed clips
+        if e.get("group") in splits:
+            e["split"] = splits[e["group"]]
     _write_manifest(manifest_path, entries)
     atomic_write_text(out / "skipped.jsonl", "".join(json.dumps(s) + "\n" for s in skipped))
     counts = {s: sum(e["split"] == s for e in entries.values()) for s in ("train", "val")}
