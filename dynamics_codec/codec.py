@@ -29,7 +29,7 @@ import torch
 
 from dynamics_codec.bitstream import KeyframeCodecId, ParsedStream, StreamHeader, pack_stream, parse_stream
 from dynamics_codec.decoder import FrameDecoder, build_decoder
-from dynamics_codec.encoder import MotionDecisionConfig, choose_motion_frames
+from dynamics_codec.encoder import MotionDecisionConfig, RefineConfig, choose_motion_frames, refine_tokens
 from dynamics_codec.entropy import TokenCoder, TokenCodingConfig
 from dynamics_codec.errors import BitstreamError, ConfigError, InputError
 from dynamics_codec.flow import FlowBackend, build_flow_backend
@@ -123,6 +123,7 @@ class Encoder:
         chunk_frames: int = 16,
         frame_decoder: FrameDecoder | None = None,
         decision: MotionDecisionConfig | None = None,
+        refine: RefineConfig | None = None,
     ) -> None:
         if keyframe_codec.codec_id not in KeyframeCodecId.__members__.values():
             raise ConfigError(f"key-frame codec '{keyframe_codec.name}' (id {keyframe_codec.codec_id}) has no stream id")
@@ -138,6 +139,7 @@ class Encoder:
         # what the decoder will render (for the motion decision); None: decide on the flow
         self.frame_decoder = frame_decoder
         self.decision = decision or MotionDecisionConfig()
+        self.refine = refine or RefineConfig(enabled=False)
 
     @torch.no_grad()
     def analyse_flow(self, video: torch.Tensor) -> torch.Tensor:
@@ -224,7 +226,14 @@ class Encoder:
                     chunks.append(
                         model.tokenizer(sparse.sparse_flow[:, s:e], sparse.mask[:, s:e], key_dec_t)
                     )
-                tokens = torch.cat(chunks, dim=1)[0].float().cpu().numpy()
+                tokens = torch.cat(chunks, dim=1)[0].float()
+            if self.refine.enabled:
+                with timer("refine"), torch.enable_grad():
+                    render = self.frame_decoder.decode if self.frame_decoder is not None else None
+                    tokens = refine_tokens(tokens, key_dec_t, model.generator, step=self.coding.step,
+                                           alpha=self.coding.alpha, config=self.refine, frames=video[1:],
+                                           render=render, target_flow=flow[0]).tokens
+            tokens = tokens.cpu().numpy()
             with timer("decision"):
                 active = self._decide_motion(tokens, key_dec_t, video, flow)
         with timer("entropy"):
@@ -391,6 +400,7 @@ def build_encoder(cfg, model: MotionModel | None = None) -> Encoder:
     codec, qp = build_keyframe_codec(cfg)
     encoder_cfg = cfg.get("encoder") or {}
     decision = MotionDecisionConfig.from_dict(section_options(encoder_cfg.decision, ()) if "decision" in encoder_cfg else None)
+    refine = RefineConfig.from_dict(section_options(encoder_cfg.refine, ()) if "refine" in encoder_cfg else {"enabled": False})
     # the encoder renders what the decoder will show where that is cheap (warping); for the
     # generative decoder it decides on the generated flow instead
     warp = "decoder" in cfg and cfg.decoder.name == "warp"
@@ -406,6 +416,7 @@ def build_encoder(cfg, model: MotionModel | None = None) -> Encoder:
         seed=int(cfg.get("seed", 0)),
         frame_decoder=frame_decoder,
         decision=decision,
+        refine=refine,
     )
 
 

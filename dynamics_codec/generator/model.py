@@ -77,8 +77,12 @@ class DenseFlowGenerator(nn.Module):
             x = torch.cat([x, coordinate_channels(x.shape[0], x.shape[2], x.shape[3], x)], dim=1)
         return self.image_features(x)
 
-    def forward(self, key: torch.Tensor, tokens: torch.Tensor, key_features: torch.Tensor | None = None) -> torch.Tensor:
-        """Dense flow [B, T, 2, H, W] for key [B,3,H,W] and tokens [B, T, V, N]."""
+    def forward(self, key: torch.Tensor, tokens: torch.Tensor, key_features: torch.Tensor | None = None,
+                size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Dense flow [B, T, 2, H, W] for key [B,3,H,W] and tokens [B, T, V, N].
+
+        ``size`` (h, w): produce the flow at that size instead, in pixels of that size (what an
+        encoder needs to evaluate the decoder cheaply at a lower resolution)."""
         cfg = self.config
         if tokens.ndim != 4 or tokens.shape[-2:] != (cfg.num_vectors, cfg.num_values):
             raise InputError(
@@ -96,6 +100,9 @@ class DenseFlowGenerator(nn.Module):
         if cfg.coord_channels:
             x = torch.cat([x, coordinate_channels(b * t, hs, ws, x)], dim=1)
         flow = self.flow_unet(x) * cfg.flow_scale
-        if (hs, ws) != (h, w):
-            flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
-        return flow.reshape(b, t, 2, h, w)
+        out_h, out_w = (h, w) if size is None else (int(size[0]), int(size[1]))
+        if (out_h, out_w) != (h, w):  # flow in pixels of the output size
+            flow = flow * torch.tensor([out_w / w, out_h / h], device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
+        if (hs, ws) != (out_h, out_w):
+            flow = F.interpolate(flow, size=(out_h, out_w), mode="bilinear", align_corners=False)
+        return flow.reshape(b, t, 2, out_h, out_w)

@@ -3,7 +3,12 @@
 Loss: L1 between the generated dense flow and the target dense flow: ``target=cmp`` (the
 paper: the dense motion MOFA's CMP makes from the same sparse points, so the recovered flow is
 what the pretrained adaptor expects) or ``target=flow`` (the flow backend's dense flow, or the
-ground truth of synthetic data; for when CMP weights are absent). Optional: uniform noise of
+ground truth of synthetic data; for when CMP weights are absent), weighted by ``flow_weight``.
+Optional photometric term ``photometric_weight * rho(warp(key, flow) - frame_t)``: the key frame
+warped by the generated flow exactly as the warp decoder does (softsplat, holes filled) against
+frame t, with a robust loss ``rho`` (Charbonnier), at ``photometric_scale`` of the frame size.
+It trains the motion the warp decoder can use: an L1-optimal flow is a smooth average that,
+on water or fire, moves texture to the wrong place and decodes worse than no motion. Optional: uniform noise of
 width ``token_noise`` on the tokens (the quantiser seen at training time) and a rate term
 ``rate_weight * bits`` from :class:`~dynamics_codec.train.rate.TokenRateModel`.
 
@@ -58,6 +63,9 @@ class TrainSettings:
     amp: bool = True  # mixed precision, CUDA only
     loss: str = "l1"
     target: str = "cmp"  # cmp | flow
+    flow_weight: float = 1.0  # weight of the L1 flow term
+    photometric_weight: float = 0.0  # weight of the warped-key-frame term (0: off, as in the paper)
+    photometric_scale: float = 0.5  # resolution of that term, fraction of the frame size
     token_noise: float = 0.0
     rate_weight: float = 0.0
     rate_step: float = 0.1  # quantisation step for rate estimates (TensorBoard and the rate term)
@@ -83,6 +91,10 @@ class TrainSettings:
             raise ConfigError(f"train.loss: only 'l1' (the paper's) is implemented, got {s.loss!r}")
         if s.optimizer != "adam":
             raise ConfigError(f"train.optimizer: only 'adam' is implemented, got {s.optimizer!r}")
+        if s.flow_weight < 0 or s.photometric_weight < 0 or s.flow_weight + s.photometric_weight <= 0:
+            raise ConfigError("train.flow_weight and train.photometric_weight must be >= 0, and not both 0")
+        if not 0 < s.photometric_scale <= 1:
+            raise ConfigError(f"train.photometric_scale must be in (0, 1], got {s.photometric_scale}")
         return s
 
 
@@ -94,16 +106,23 @@ class TrainingModule(nn.Module):
         self.tokenizer = model.tokenizer
         self.generator = model.generator
 
-    def forward(self, key, sparse_flow, mask, noise: torch.Tensor | None = None):
+    def forward(self, key, sparse_flow, mask, noise: torch.Tensor | None = None, small_size=None):
+        """(flow [B,2,H,W], tokens [B,V,N], flow at ``small_size`` or None) for one frame per sample."""
         tokens = self.tokenizer(sparse_flow, mask, key)  # [B, V, N]
         coded = tokens if noise is None else tokens + noise
-        flow = self.generator(key, coded[:, None])[:, 0]
-        return flow, tokens
+        key_features = self.generator.encode_key(key)
+        flow = self.generator(key, coded[:, None], key_features=key_features)[:, 0]
+        small = None
+        if small_size is not None:
+            small = self.generator(key, coded[:, None], key_features=key_features, size=small_size)[:, 0]
+        return flow, tokens, small
 
 
 def build_datasets(cfg) -> tuple[MotionDataset, MotionDataset]:
     """Train and validation datasets of a composed train config."""
     data, seed = cfg.data, int(cfg.seed)
+    # frame t is read (or rendered) for training only when the photometric term needs it
+    with_frame = float(cfg.train.get("photometric_weight", 0.0)) > 0
     sampler = build_sampler(cfg)
     aug = Augment(crop=data.get("crop"), hflip=bool(data.get("hflip", True)))
     val_frames = int(data.get("val_frames_per_clip", 4))
@@ -112,12 +131,12 @@ def build_datasets(cfg) -> tuple[MotionDataset, MotionDataset]:
                       max_displacement=float(data.max_displacement), drift=float(data.get("drift", 0.0)))
         train = SyntheticMotionDataset(sampler, num_clips=int(data.num_clips), clip_seed=int(data.seed), augment=aug,
                                        samples_per_clip=int(data.get("samples_per_clip", 1)), seed=seed,
-                                       with_frame=False, **common)
+                                       with_frame=with_frame, **common)
         val = SyntheticMotionDataset(sampler, num_clips=int(data.get("val_clips", 8)), clip_seed=int(data.seed) + 10_000,
                                      samples_per_clip=val_frames, seed=seed, sequential=True, **common)
     elif data.name == "prepared":
         train = PreparedClipDataset(sampler, root=data.root, split="train", augment=aug,
-                                    samples_per_clip=int(data.get("samples_per_clip", 1)), seed=seed, with_frame=False)
+                                    samples_per_clip=int(data.get("samples_per_clip", 1)), seed=seed, with_frame=with_frame)
         val = PreparedClipDataset(sampler, root=data.root, split="val", samples_per_clip=val_frames, seed=seed,
                                   sequential=True)
     else:
@@ -253,6 +272,17 @@ class Trainer:
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps({"tag": tag, "step": self.step, "epoch": self.epoch, **values}) + "\n")
 
+    def photometric_loss(self, key: torch.Tensor, flow: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """Charbonnier loss of the key frame warped by ``flow`` (at the flow's size, as the warp
+        decoder warps) against ``frame``; key and frame are area-resized to that size."""
+        size = flow.shape[-2:]
+        if key.shape[-2:] != size:
+            key = F.interpolate(key, size=size, mode="area")
+            frame = F.interpolate(frame, size=size, mode="area")
+        warped = self.warp.decode(key, flow[:, None])[:, 0]
+        d = warped - frame
+        return (torch.sqrt(d * d + 1e-6) - 1e-3).mean()
+
     # ------------------------------------------------------------------ loop
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         s = self.settings
@@ -263,11 +293,19 @@ class Trainer:
             shape = (batch["key"].shape[0], self.model.num_vectors, self.model.num_values)
             noise = ((torch.rand(shape, generator=self.noise_gen) - 0.5) * s.token_noise).to(self.device)
         self.module.train()
+        small_size = None
+        if s.photometric_weight > 0:
+            h, w = batch["key"].shape[-2:]
+            small_size = (max(8, round(h * s.photometric_scale)), max(8, round(w * s.photometric_scale)))
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
-            flow, tokens = self.module(batch["key"], batch["sparse_flow"], batch["mask"], noise)
+            flow, tokens, small_flow = self.module(batch["key"], batch["sparse_flow"], batch["mask"], noise, small_size)
         loss_flow = (flow.float() - target).abs().mean()
-        loss = loss_flow
+        loss = s.flow_weight * loss_flow
         out = {"loss": 0.0, "l1": float(loss_flow.detach())}
+        if small_flow is not None:
+            photo = self.photometric_loss(batch["key"], small_flow.float(), batch["frame"])
+            loss = loss + s.photometric_weight * photo
+            out["photometric"] = float(photo.detach())
         if s.rate_weight > 0:
             bits = self.rate_model.bits(tokens.float(), s.rate_step).mean()  # per frame
             loss = loss + s.rate_weight * bits
