@@ -20,6 +20,7 @@ motion (a flag in the motion payload) and decode to the key frame.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -29,7 +30,7 @@ import torch
 
 from dynamics_codec.bitstream import KeyframeCodecId, ParsedStream, StreamHeader, pack_stream, parse_stream
 from dynamics_codec.decoder import FrameDecoder, build_decoder
-from dynamics_codec.encoder import MotionDecisionConfig, RefineConfig, choose_motion_frames, refine_tokens
+from dynamics_codec.encoder import MotionDecisionConfig, RefineConfig, choose_motion_frames, key_frame_price, refine_tokens
 from dynamics_codec.entropy import TokenCoder, TokenCodingConfig
 from dynamics_codec.errors import BitstreamError, ConfigError, InputError
 from dynamics_codec.flow import FlowBackend, build_flow_backend
@@ -51,6 +52,7 @@ class EncodeResult:
     recon_tokens: np.ndarray  # float32 [T-1, V, N] as the decoder will hold them
     indices: np.ndarray  # int32 [T-1, V, N] quantised residuals
     active: np.ndarray  # bool [T-1]: frames sent with motion (false: the decoder shows the key frame)
+    keyframe_qp: int  # the key frame's QP in the stream (finer than configured after a key-frame fallback)
     ideal_motion_bits: float  # sum of -log2 p of the coded bins
     points_per_frame: float  # mean number of sampled motion points
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
@@ -74,6 +76,11 @@ class DecodeResult:
     @property
     def kbps(self) -> float:
         return kbps(self.bits["total"], self.frames.shape[0], self.fps)
+
+
+def _mean_psnr(mse: np.ndarray) -> float:
+    """Mean over frames of the PSNR (dB, signal range 1) of per-frame errors."""
+    return float(np.mean(10 * np.log10(1.0 / np.maximum(np.asarray(mse, dtype=np.float64), 1e-10))))
 
 
 def kbps(bits: int, num_frames: int, fps: float) -> float:
@@ -156,14 +163,19 @@ class Encoder:
         return torch.cat([gen(key, tok[:, s : s + self.chunk_frames], key_features=feats)[0]
                           for s in range(0, tok.shape[1], self.chunk_frames)])
 
-    def _decide_motion(self, tokens: np.ndarray, key: torch.Tensor, video: torch.Tensor, flow: torch.Tensor) -> np.ndarray:
-        """Motion flags bool [T-1]: frames whose decoded output gains from their tokens."""
-        cfg = self.decision
-        criterion = cfg.criterion
+    def _criterion(self) -> str:
+        criterion = self.decision.criterion
         if criterion == "auto":
             criterion = "pixels" if self.frame_decoder is not None and self.frame_decoder.frames_per_call else "flow"
         if criterion == "pixels" and self.frame_decoder is None:
-            raise ConfigError("encoder.decision.criterion=pixels needs the frame decoder; use criterion=flow")
+            raise ConfigError("encoder.decision.criterion=pixels needs the warp decoder (decoder=warp); use "
+                              "encoder.decision.criterion=flow")
+        return criterion
+
+    def _decide_motion(self, tokens: np.ndarray, key: torch.Tensor, video: torch.Tensor, flow: torch.Tensor,
+                       price: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(motion flags bool [T-1], each frame's error under them, each frame's error without motion)."""
+        criterion = self._criterion()
         frames = video[1:]
         key_features = self.model.generator.encode_key(key)
         if criterion == "pixels":
@@ -185,7 +197,42 @@ class Encoder:
                 out[part] = err.cpu().numpy()
             return out
 
-        return choose_motion_frames(tokens, self.coding, errors, zero, cfg)
+        active, err = choose_motion_frames(tokens, self.coding, errors, zero, self.decision,
+                                           price=price if criterion == "pixels" else 0.0)
+        return active, err, zero
+
+    def _key_frame_ladder(self, frame: np.ndarray, payload: bytes, decoded: np.ndarray, video: torch.Tensor):
+        """Finer QPs of the key frame, coarse to fine: yields (qp, payload, decoded, mean error of the
+        repeated key frame over all frames); the first entry is the configured QP."""
+        def mean_error(key: np.ndarray) -> float:
+            return float(((video - _to_tensor(key[None], self.device)) ** 2).flatten(1).mean(1).mean())
+
+        yield self.keyframe_qp, payload, decoded, mean_error(decoded)
+        lo = self.keyframe_codec.qp_range[0]
+        for qp in range(self.keyframe_qp - 1, lo - 1, -1):
+            finer = self.keyframe_codec.encode(frame, qp)
+            dec = self.keyframe_codec.decode(finer)
+            yield qp, finer, dec, mean_error(dec)
+
+    def _fallback(self, tokens, active, errors, key_payload, key_decoded, video, seen, ladder):
+        """The key frame alone at a finer QP when it fits in the bits of the stream with motion and
+        decodes better (mean PSNR over all frames): ``(qp, payload, decoded)``, else None."""
+        if not active.any():
+            return None
+        motion_bits = 8 * len(TokenCoder(self.coding).encode(tokens, active).payload)
+        zero_motion_bits = 8 * len(TokenCoder(self.coding).encode(tokens, np.zeros_like(active)).payload)
+        budget = 8 * len(key_payload) + motion_bits - zero_motion_bits
+        key_error = float(((video[0] - _to_tensor(key_decoded[None], self.device)[0]) ** 2).mean())
+        ours = _mean_psnr(np.concatenate([[key_error], errors]))
+        best = None
+        for qp, payload, decoded, _ in itertools.chain(seen, ladder):
+            if 8 * len(payload) > budget:
+                break
+            per_frame = ((video - _to_tensor(decoded[None], self.device)) ** 2).flatten(1).mean(1).cpu().numpy()
+            best = (qp, payload, decoded, _mean_psnr(per_frame))
+        if best is not None and best[3] > ours:
+            return best[:3]
+        return None
 
     @torch.no_grad()
     def encode(self, frames: np.ndarray, fps: float) -> EncodeResult:
@@ -202,8 +249,9 @@ class Encoder:
         timer = _Timer()
         model = self.model.to(self.device)
 
+        key_qp = self.keyframe_qp
         with timer("keyframe"):
-            key_payload = self.keyframe_codec.encode(frames[0], self.keyframe_qp)
+            key_payload = self.keyframe_codec.encode(frames[0], key_qp)
             key_decoded = self.keyframe_codec.decode(key_payload)
         key_dec_t = _to_tensor(key_decoded[None], self.device)  # [1,3,H,W]
         video = _to_tensor(frames, self.device)  # [T,3,H,W]
@@ -234,8 +282,24 @@ class Encoder:
                                            alpha=self.coding.alpha, config=self.refine, frames=video[1:],
                                            render=render, target_flow=flow[0]).tokens
             tokens = tokens.cpu().numpy()
-            with timer("decision"):
-                active = self._decide_motion(tokens, key_dec_t, video, flow)
+            if self.decision.enabled or self.decision.key_frame_fallback:
+                with timer("decision"):
+                    ladder = self._key_frame_ladder(frames[0], key_payload, key_decoded, video)
+                    _, _, _, key_error = next(ladder)
+                    finer = next(ladder, None)
+                    price = 0.0
+                    if self.decision.rate_price == "key_frame":
+                        if finer is not None:
+                            price = key_frame_price(key_error, finer[3], 8 * len(key_payload), 8 * len(finer[1]), t_total)
+                    else:
+                        price = float(self.decision.rate_price)
+                    active, errors, _ = self._decide_motion(tokens, key_dec_t, video, flow, price)
+                    if self.decision.key_frame_fallback and self._criterion() == "pixels":
+                        fallback = self._fallback(tokens, active, errors, key_payload, key_decoded, video,
+                                                  [finer] if finer is not None else [], ladder)
+                        if fallback is not None:
+                            key_qp, key_payload, key_decoded = fallback
+                            active = np.zeros_like(active)
         with timer("entropy"):
             coded = TokenCoder(self.coding).encode(tokens, active)
 
@@ -252,7 +316,7 @@ class Encoder:
             alpha=alpha,
             entropy_params=params,
             keyframe_codec=KeyframeCodecId(self.keyframe_codec.codec_id),
-            keyframe_params=(self.keyframe_qp,),
+            keyframe_params=(key_qp,),
             tokenizer_hash=model.tokenizer_hash(),
             generator_hash=model.generator_hash(),
         )
@@ -267,6 +331,7 @@ class Encoder:
             recon_tokens=coded.recon,
             indices=coded.indices,
             active=coded.active,
+            keyframe_qp=key_qp,
             ideal_motion_bits=coded.ideal_bits,
             points_per_frame=float(points) if t_total > 1 else 0.0,
             timings=timer.timings,

@@ -15,6 +15,7 @@ from dynamics_codec.entropy import TokenCodingConfig
 from dynamics_codec.errors import BitstreamError, InputError
 from dynamics_codec.flow import build_flow_backend
 from dynamics_codec.keyframe import get_keyframe_codec
+from dynamics_codec.metrics import psnr_per_frame
 from dynamics_codec.motion_model import MotionModel
 from dynamics_codec.sampler import WatershedSampler
 
@@ -28,7 +29,7 @@ def clip():
                                rng=np.random.default_rng(0))
 
 
-NO_DECISION = MotionDecisionConfig(enabled=False)
+NO_DECISION = MotionDecisionConfig(enabled=False, key_frame_fallback=False)
 
 
 def _encoder(model, step=0.05, seed=0, decision=NO_DECISION, frame_decoder=None):
@@ -132,7 +133,8 @@ def test_motion_decision_never_decodes_worse_than_no_motion(clip, model):
     """With the decision on, every decoded frame is at least as close to the original as the key
     frame is (the decoder's actual output decides), and frames without motion are the key frame."""
     warp = build_decoder("warp")
-    enc = _encoder(model, decision=MotionDecisionConfig(), frame_decoder=warp).encode(clip.frames, clip.fps)
+    per_frame_only = MotionDecisionConfig(rate_price=0.0, key_frame_fallback=False)
+    enc = _encoder(model, decision=per_frame_only, frame_decoder=warp).encode(clip.frames, clip.fps)
     dec = _decoder(model).decode(enc.bitstream, keep_flow=True)
     assert np.array_equal(dec.active, enc.active)
     key = dec.frames[0]
@@ -151,7 +153,7 @@ def test_motion_decision_never_decodes_worse_than_no_motion(clip, model):
 def test_frames_without_motion_round_trip_and_cost_at_most_two_bits_each(model):
     frames = make_synthetic_clip("coffee", size=64, num_frames=30, max_displacement=3.0,
                                  rng=np.random.default_rng(1)).frames
-    off = MotionDecisionConfig(min_gain_db=1000.0)  # no frame can gain that much: all motion off
+    off = MotionDecisionConfig(min_gain_db=1000.0, key_frame_fallback=False)  # no frame can gain that much
     enc = _encoder(model, decision=off).encode(frames, 25.0)
     assert not enc.active.any()
     assert enc.bits["motion"] <= 2 * (len(frames) - 1)
@@ -165,3 +167,29 @@ def test_old_format_version_is_refused_with_a_clear_message(clip, model):
     data[3] = 1  # the version byte of a stream written before the motion flags
     with pytest.raises(BitstreamError, match="version 1 .*no per-frame motion flags; re-encode"):
         _decoder(model).decode(bytes(data))
+
+
+def test_key_frame_fallback_spends_the_motion_bits_on_the_key_frame_when_that_decodes_better(clip, model):
+    """Useless motion (random weights) with many motion bits: the encoder sends the key frame alone
+    at a finer QP instead, within the bits the stream with motion would have taken."""
+    warp = build_decoder("warp")
+    keep_all = MotionDecisionConfig(enabled=False, key_frame_fallback=False)
+    with_motion = _encoder(model, step=0.001, decision=keep_all, frame_decoder=warp).encode(clip.frames, clip.fps)
+    fallback = MotionDecisionConfig(enabled=False, key_frame_fallback=True)
+    enc = _encoder(model, step=0.001, decision=fallback, frame_decoder=warp).encode(clip.frames, clip.fps)
+    assert with_motion.keyframe_qp == 32 and with_motion.active.all()
+    assert enc.keyframe_qp < 32 and not enc.active.any()
+    assert enc.bits["total"] <= with_motion.bits["total"]
+    assert parse_stream(enc.bitstream).header.keyframe_params == (enc.keyframe_qp,)
+    decoder = _decoder(model)
+    p_motion = np.mean(psnr_per_frame(clip.frames, decoder.decode(with_motion.bitstream).frames))
+    p_fallback = np.mean(psnr_per_frame(clip.frames, decoder.decode(enc.bitstream).frames))
+    assert p_fallback > p_motion
+
+
+def test_key_frame_price_is_what_a_bit_buys_on_the_key_frame():
+    from dynamics_codec.encoder import key_frame_price
+
+    assert key_frame_price(0.010, 0.008, 1000, 1200, 50) == pytest.approx(50 * 0.002 / 200)
+    assert key_frame_price(0.010, 0.011, 1000, 1200, 50) == 0.0  # finer but not better
+    assert key_frame_price(0.010, 0.008, 1000, 1000, 50) == 0.0  # not more expensive

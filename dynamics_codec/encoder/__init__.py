@@ -8,8 +8,8 @@
 Neither changes the bitstream format or the decoder.
 """
 
-from .decision import MotionDecisionConfig, choose_motion_frames
+from .decision import MotionDecisionConfig, choose_motion_frames, key_frame_price
 from .refine import RefineConfig, RefineResult, closed_loop_reconstruction, refine_tokens
 
-__all__ = ["MotionDecisionConfig", "RefineConfig", "RefineResult", "choose_motion_frames",
+__all__ = ["MotionDecisionConfig", "RefineConfig", "RefineResult", "choose_motion_frames", "key_frame_price",
            "closed_loop_reconstruction", "refine_tokens"]

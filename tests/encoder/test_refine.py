@@ -46,7 +46,7 @@ def test_closed_loop_reconstruction_matches_the_coder():
     assert torch.all(y.grad != 0)  # straight-through: the rounding passes gradients
 
 
-def _encoder(model, refine: RefineConfig, decision=MotionDecisionConfig(enabled=False)):
+def _encoder(model, refine: RefineConfig, decision=MotionDecisionConfig(enabled=False, key_frame_fallback=False)):
     return Encoder(get_keyframe_codec("x265", preset="ultrafast"), 30, build_flow_backend("dis", preset="fast"),
                    WatershedSampler(nms_ks=9), model, TokenCodingConfig(step=0.05),
                    frame_decoder=build_decoder("warp"), decision=decision, refine=refine)
