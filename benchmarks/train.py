@@ -59,7 +59,7 @@ def estimate_step_memory(cfg, batch: int, size: int, steps: int = 2) -> dict:
             with tracker.phase("cmp"), torch.no_grad():
                 target = cmp(key, sparse_flow, mask)
             with tracker.phase("forward"):
-                flow, _, _ = module(key, sparse_flow, mask)
+                flow = module(key, sparse_flow, mask)[0]
                 loss = (flow.float() - target).abs().mean()
             optimizer.zero_grad(set_to_none=True)
             with tracker.phase("backward"):

@@ -131,6 +131,8 @@ class Encoder:
         frame_decoder: FrameDecoder | None = None,
         decision: MotionDecisionConfig | None = None,
         refine: RefineConfig | None = None,
+        analysis: str = "auto",
+        projection_ridge: float = 1e-3,
     ) -> None:
         if keyframe_codec.codec_id not in KeyframeCodecId.__members__.values():
             raise ConfigError(f"key-frame codec '{keyframe_codec.name}' (id {keyframe_codec.codec_id}) has no stream id")
@@ -147,6 +149,15 @@ class Encoder:
         self.frame_decoder = frame_decoder
         self.decision = decision or MotionDecisionConfig()
         self.refine = refine or RefineConfig(enabled=False)
+        if analysis not in ("auto", "tokenizer", "projection"):
+            raise ConfigError(f"encoder.analysis must be auto, tokenizer or projection, got {analysis!r}")
+        if analysis == "auto":
+            analysis = "projection" if self.model.generator.is_linear else "tokenizer"
+        if analysis == "projection" and not self.model.generator.is_linear:
+            raise ConfigError("encoder.analysis=projection needs a motion model with generator.flow_head=linear; "
+                              "use encoder.analysis=tokenizer")
+        self.analysis = analysis
+        self.projection_ridge = float(projection_ridge)
 
     @torch.no_grad()
     def analyse_flow(self, video: torch.Tensor) -> torch.Tensor:
@@ -263,7 +274,11 @@ class Encoder:
         sampler_gen = torch.Generator().manual_seed(self.seed)
         with timer("flow"):
             flow = self.analyse_flow(video)
-        if t_total > 1:
+        if t_total > 1 and self.analysis == "projection":
+            with timer("projection"):  # least squares on the key frame's motion bases
+                tokens = model.generator.project(model.generator.encode_key(key_dec_t), flow,
+                                                 ridge=self.projection_ridge)[0].float()
+        elif t_total > 1:
             with timer("sampler"):
                 sparse = self.sampler(flow, generator=sampler_gen)
             points = sparse.mask[:, :, 0].flatten(2).sum(-1).float().mean().item()
@@ -275,6 +290,7 @@ class Encoder:
                         model.tokenizer(sparse.sparse_flow[:, s:e], sparse.mask[:, s:e], key_dec_t)
                     )
                 tokens = torch.cat(chunks, dim=1)[0].float()
+        if t_total > 1:
             if self.refine.enabled:
                 with timer("refine"), torch.enable_grad():
                     render = self.frame_decoder.decode if self.frame_decoder is not None else None
@@ -333,7 +349,7 @@ class Encoder:
             active=coded.active,
             keyframe_qp=key_qp,
             ideal_motion_bits=coded.ideal_bits,
-            points_per_frame=float(points) if t_total > 1 else 0.0,
+            points_per_frame=float(points) if t_total > 1 and self.analysis == "tokenizer" else 0.0,
             timings=timer.timings,
         )
 
@@ -482,6 +498,8 @@ def build_encoder(cfg, model: MotionModel | None = None) -> Encoder:
         frame_decoder=frame_decoder,
         decision=decision,
         refine=refine,
+        analysis=str(encoder_cfg.get("analysis", "auto")),
+        projection_ridge=float(encoder_cfg.get("projection_ridge", 1e-3)),
     )
 
 

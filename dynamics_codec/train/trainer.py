@@ -8,7 +8,13 @@ Optional photometric term ``photometric_weight * rho(warp(key, flow) - frame_t)`
 warped by the generated flow exactly as the warp decoder does (softsplat, holes filled) against
 frame t, with a robust loss ``rho`` (Charbonnier), at ``photometric_scale`` of the frame size.
 It trains the motion the warp decoder can use: an L1-optimal flow is a smooth average that,
-on water or fire, moves texture to the wrong place and decodes worse than no motion. Optional: uniform noise of
+on water or fire, moves texture to the wrong place and decodes worse than no motion.
+
+Analysis (``analysis``): ``tokenizer`` (the paper: tokens from the sparse flow) or, for a
+generator with the linear head, ``projection``: the tokens are the least-squares projection of
+the target flow onto the key frame's motion bases (what the encoder computes), so the bases are
+trained to span the motion of their clip; the tokenizer then learns to predict those tokens
+from the sparse flow (L1, weight ``tokenizer_weight``), an amortised first guess. Optional: uniform noise of
 width ``token_noise`` on the tokens (the quantiser seen at training time) and a rate term
 ``rate_weight * bits`` from :class:`~dynamics_codec.train.rate.TokenRateModel`.
 
@@ -66,6 +72,9 @@ class TrainSettings:
     flow_weight: float = 1.0  # weight of the L1 flow term
     photometric_weight: float = 0.0  # weight of the warped-key-frame term (0: off, as in the paper)
     photometric_scale: float = 0.5  # resolution of that term, fraction of the frame size
+    analysis: str = "tokenizer"  # tokenizer (the paper) | projection (linear generator head: least squares)
+    projection_ridge: float = 1e-3  # ridge of the projection, relative to a basis' energy
+    tokenizer_weight: float = 0.1  # projection: L1 of the tokenizer's tokens against the projected ones
     token_noise: float = 0.0
     rate_weight: float = 0.0
     rate_step: float = 0.1  # quantisation step for rate estimates (TensorBoard and the rate term)
@@ -93,6 +102,8 @@ class TrainSettings:
             raise ConfigError(f"train.optimizer: only 'adam' is implemented, got {s.optimizer!r}")
         if s.flow_weight < 0 or s.photometric_weight < 0 or s.flow_weight + s.photometric_weight <= 0:
             raise ConfigError("train.flow_weight and train.photometric_weight must be >= 0, and not both 0")
+        if s.analysis not in ("tokenizer", "projection"):
+            raise ConfigError(f"train.analysis must be 'tokenizer' or 'projection', got {s.analysis!r}")
         if not 0 < s.photometric_scale <= 1:
             raise ConfigError(f"train.photometric_scale must be in (0, 1], got {s.photometric_scale}")
         return s
@@ -101,21 +112,33 @@ class TrainSettings:
 class TrainingModule(nn.Module):
     """Tokenizer + generator as one module (what DDP wraps): batch -> (flow, tokens)."""
 
-    def __init__(self, model: MotionModel) -> None:
+    def __init__(self, model: MotionModel, analysis: str = "tokenizer", ridge: float = 1e-3,
+                 train_tokenizer: bool = True) -> None:
         super().__init__()
         self.tokenizer = model.tokenizer
         self.generator = model.generator
+        self.analysis = analysis
+        self.ridge = ridge
+        self.train_tokenizer = train_tokenizer
 
-    def forward(self, key, sparse_flow, mask, noise: torch.Tensor | None = None, small_size=None):
-        """(flow [B,2,H,W], tokens [B,V,N], flow at ``small_size`` or None) for one frame per sample."""
-        tokens = self.tokenizer(sparse_flow, mask, key)  # [B, V, N]
-        coded = tokens if noise is None else tokens + noise
+    def forward(self, key, sparse_flow, mask, noise: torch.Tensor | None = None, small_size=None, dense_flow=None):
+        """(flow [B,2,H,W], tokens [B,V,N], flow at ``small_size`` or None, tokenizer tokens or None)
+        for one frame per sample. With ``analysis="projection"`` the tokens are the projection of
+        ``dense_flow`` [B,2,H,W] onto the key frame's motion bases."""
         key_features = self.generator.encode_key(key)
+        predicted = None
+        if self.analysis == "projection":
+            tokens = self.generator.project(key_features, dense_flow[:, None], ridge=self.ridge)[:, 0]
+            if self.train_tokenizer:
+                predicted = self.tokenizer(sparse_flow, mask, key)
+        else:
+            tokens = self.tokenizer(sparse_flow, mask, key)  # [B, V, N]
+        coded = tokens if noise is None else tokens + noise
         flow = self.generator(key, coded[:, None], key_features=key_features)[:, 0]
         small = None
         if small_size is not None:
             small = self.generator(key, coded[:, None], key_features=key_features, size=small_size)[:, 0]
-        return flow, tokens, small
+        return flow, tokens, small, predicted
 
 
 def build_datasets(cfg) -> tuple[MotionDataset, MotionDataset]:
@@ -158,7 +181,7 @@ class Trainer:
             section_options(cfg.tokenizer, ()), section_options(cfg.generator, ()), seed=int(cfg.model.seed)
         )
         self.model.to(self.device)
-        module = TrainingModule(self.model)
+        module = TrainingModule(self.model, s.analysis, s.projection_ridge, s.tokenizer_weight > 0)
         if self.world_size > 1:
             module = nn.parallel.DistributedDataParallel(module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.module = module
@@ -298,10 +321,15 @@ class Trainer:
             h, w = batch["key"].shape[-2:]
             small_size = (max(8, round(h * s.photometric_scale)), max(8, round(w * s.photometric_scale)))
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
-            flow, tokens, small_flow = self.module(batch["key"], batch["sparse_flow"], batch["mask"], noise, small_size)
+            flow, tokens, small_flow, predicted = self.module(batch["key"], batch["sparse_flow"], batch["mask"], noise,
+                                                              small_size, target)
         loss_flow = (flow.float() - target).abs().mean()
         loss = s.flow_weight * loss_flow
         out = {"loss": 0.0, "l1": float(loss_flow.detach())}
+        if predicted is not None:
+            loss_tok = (predicted.float() - tokens.detach().float()).abs().mean()
+            loss = loss + s.tokenizer_weight * loss_tok
+            out["tokenizer_l1"] = float(loss_tok.detach())
         if small_flow is not None:
             photo = self.photometric_loss(batch["key"], small_flow.float(), batch["frame"])
             loss = loss + s.photometric_weight * photo
@@ -384,7 +412,11 @@ class Trainer:
         for batch in self._loader([list(range(i, min(i + self.local_batch, n))) for i in range(0, n, self.local_batch)], self.val_set):
             batch = {k: v.to(self.device) for k, v in batch.items()}
             target = self._target(batch)
-            tokens = self.model.tokenizer(batch["sparse_flow"], batch["mask"], batch["key"])
+            if self.settings.analysis == "projection":  # what the encoder does
+                feats = self.model.generator.encode_key(batch["key"])
+                tokens = self.model.generator.project(feats, target[:, None], ridge=self.settings.projection_ridge)[:, 0]
+            else:
+                tokens = self.model.tokenizer(batch["sparse_flow"], batch["mask"], batch["key"])
             flow = self.model.generator(batch["key"], tokens[:, None])[:, 0]
             b = flow.shape[0]
             sums["epe"] += float(torch.linalg.vector_norm(flow - target, dim=1).mean()) * b

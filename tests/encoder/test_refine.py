@@ -103,3 +103,22 @@ def test_bad_refine_options_are_config_errors():
         RefineConfig.from_dict({"iters": 3})
     with pytest.raises(ConfigError, match="scale"):
         RefineConfig(scale=0)
+
+
+def test_linear_model_is_analysed_by_projection_and_refined_on_pixels(clip):
+    """A motion-basis model: the encoder projects the analysed flow on the bases (no sampler, no
+    tokenizer), and refinement lowers the decoded error further; the stream decodes unchanged."""
+    model = MotionModel.from_config(TOK, dict(image_channels=[8, 8], internal_stride=4, flow_head="linear",
+                                              flow_scale=1.0), seed=0)
+    plain = _encoder(model, RefineConfig(enabled=False)).encode(clip.frames, clip.fps)
+    assert "projection" in plain.timings and "sampler" not in plain.timings and "tokenizer" not in plain.timings
+    refined = _encoder(model, RefineConfig(iterations=30, lr=0.1, scale=1.0)).encode(clip.frames, clip.fps)
+    decoder = StreamDecoder(model, build_decoder("warp"))
+    key = decoder.decode(plain.bitstream).frames[0]
+    p_zero = np.mean(psnr_per_frame(clip.frames[1:], np.repeat(key[None], len(clip.frames) - 1, axis=0)))
+    p_plain = np.mean(psnr_per_frame(clip.frames[1:], decoder.decode(plain.bitstream).frames[1:]))
+    p_refined = np.mean(psnr_per_frame(clip.frames[1:], decoder.decode(refined.bitstream).frames[1:]))
+    assert p_refined > p_plain > p_zero, (p_zero, p_plain, p_refined)
+    with pytest.raises(ConfigError, match="flow_head=linear"):
+        Encoder(get_keyframe_codec("x265"), 30, build_flow_backend("dis"), WatershedSampler(), MotionModel.from_config(TOK, GEN),
+                TokenCodingConfig(step=0.05), analysis="projection")
