@@ -12,8 +12,11 @@ and configs/eval/default.yaml. On a SLURM cluster (hydra-submitit-launcher plugi
 import hydra
 from omegaconf import DictConfig
 
+from dynamics_codec.utils.log import user_errors
+
 
 @hydra.main(config_path="../configs", config_name="eval_bdrate", version_base="1.3")
+@user_errors
 def main(cfg: DictConfig) -> None:
     from dynamics_codec.evaluation import evaluate_command
 

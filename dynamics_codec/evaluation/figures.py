@@ -9,6 +9,7 @@ spaced frames follows. All videos are uint8 RGB ``[T, H, W, 3]`` of one shape.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Mapping
 
@@ -19,6 +20,7 @@ from dynamics_codec.errors import InputError
 __all__ = ["space_time_slice", "mark_column", "frame_strip", "figure5", "visualize_command"]
 
 _MARK = np.array([255, 0, 0], np.uint8)
+log = logging.getLogger(__name__)
 
 
 def _column_range(x: int, width: int, frame_width: int) -> tuple[int, int]:
@@ -117,6 +119,6 @@ def visualize_command(cfg) -> Path:
     with atomic_output_path(output.with_suffix(".pdf")) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
-    print(f"wrote {output} and {output.with_suffix('.pdf')}: rows {', '.join(names)}; slice at x="
+    log.info(f"wrote {output} and {output.with_suffix('.pdf')}: rows {', '.join(names)}; slice at x="
           f"{cfg.get('x') if cfg.get('x') is not None else original.shape[2] // 2}, {cfg.width} px wide")
     return output

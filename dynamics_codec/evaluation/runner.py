@@ -14,6 +14,7 @@ plugin (``hydra/launcher=submitit_slurm``), then one ``eval.stage=report`` run; 
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from dynamics_codec.utils.files import atomic_output_path, atomic_write_bytes
 __all__ = ["PointJob", "plan_jobs", "evaluate_command", "run_points", "report_command"]
 
 STAGES = ("all", "encode", "report")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -158,7 +160,7 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
 
     pending = [j for j in jobs if ev.get("recompute", False) or not is_finished(path_of(j), fingerprints[j.codec])]
     skipped = len(jobs) - len(pending)
-    print(f"eval: {len(paths)} sequences, {len(jobs)} points in this shard, {skipped} already finished, "
+    log.info(f"eval: {len(paths)} sequences, {len(jobs)} points in this shard, {skipped} already finished, "
           f"{len(pending)} to do -> {results_dir}")
     if not pending:
         return {"done": 0, "skipped": skipped}
@@ -194,7 +196,7 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
         points = encode_anchor_points(anchor, [AnchorJob(j.sequence, seq(j.sequence).frames, seq(j.sequence).fps,
                                                          j.params["qp"]) for j in todo],
                                       cache, workers=int(ev.workers), progress=progress)
-        print(f"eval: anchor {name}: {len(todo)} points in {time.perf_counter() - t0:.1f} s "
+        log.info(f"eval: anchor {name}: {len(todo)} points in {time.perf_counter() - t0:.1f} s "
               f"({sum(p.hit for p in points)} from the cache {cache.root})")
         for job, point in zip(tqdm(todo, desc=f"metrics {name}", disable=not progress), points):
             s = seq(job.sequence)
@@ -228,8 +230,8 @@ def report_command(cfg: DictConfig) -> dict[str, Any]:
     report = write_report(ev.results_dir, ev.report_dir, list(ev.report.metrics), method=str(ev.report.interpolation),
                           averaging=str(ev.report.averaging), anchors=list(ev.anchors),
                           plot_formats=list(ev.report.plot_formats), hull=bool(ev.report.get("hull", True)))
-    print(Path(report["table"]).read_text())
-    print(f"eval: wrote {ev.report_dir}/bdrate.csv, bdrate.md, bdrate_per_sequence.csv, rd_points.csv and "
+    log.info(Path(report["table"]).read_text())
+    log.info(f"eval: wrote {ev.report_dir}/bdrate.csv, bdrate.md, bdrate_per_sequence.csv, rd_points.csv and "
           f"{len(report['figures'])} plot files")
     return report
 
