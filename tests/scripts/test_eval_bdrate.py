@@ -84,8 +84,9 @@ def test_eval_bdrate_end_to_end(tmp_path):
 
     report = tmp_path / "eval" / "report"
     table = (report / "bdrate.md").read_text()
-    assert "| Codec | Anchor | 1-DISTS" not in table and "5000-FVD" in table and "PSNR RGB [dB]" in table
-    assert "| ours | x265 |" in table
+    # every computed metric (lpips and dists were skipped: no weights), BD-rate and BD-quality
+    assert "| Codec | Anchor | 5000-FVD | PSNR RGB [dB] | PSNR Y [dB] | MS-SSIM | Sequences |" in table
+    assert "BD-quality:" in table and table.count("| untrained | x265 |") == 2  # the label of model.checkpoint=null
     assert (report / "bdrate.csv").read_text().startswith("codec,anchor,metric")
     assert len((report / "rd_points.csv").read_text().splitlines()) == 1 + 8
     for fmt in ("png", "pdf"):
@@ -99,8 +100,29 @@ def test_eval_bdrate_end_to_end(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in results.glob("*/*/*.json")} == first_mtimes
     # report-only stage with pooled averaging
     out = _run(tmp_path, "eval.stage=report", "eval.report.averaging=pooled")
-    assert "BD-rate of the averaged curves" in (report / "bdrate.md").read_text()
+    assert "from the averaged curves" in (report / "bdrate.md").read_text()
     assert "to do" not in out
+
+    # a second codec (an ablation under its own label) joins the same results and table; nothing is redone
+    out = _run(tmp_path, "eval.label=no_prediction", "entropy.alpha=0.0")
+    assert "8 points in this shard, 4 already finished, 4 to do" in out
+    assert {p: p.stat().st_mtime_ns for p in results.glob("*/*/*.json") if p.parent.name != "no_prediction"} == first_mtimes
+    assert len(list(iter_results(results))) == 12
+    table = (report / "bdrate.md").read_text()
+    assert table.count("| untrained | x265 |") == 2 and table.count("| no_prediction | x265 |") == 2
+
+
+def test_codec_label_defaults_to_the_model_name():
+    from omegaconf import OmegaConf
+
+    from dynamics_codec.evaluation import codec_label
+
+    def label(checkpoint, explicit=None):
+        return codec_label(OmegaConf.create({"model": {"checkpoint": checkpoint}, "eval": {"label": explicit}}))
+
+    assert label("builtin:demo") == "demo" and label(None) == "untrained"
+    assert label("outputs/train/2026-01-02_03-04-05/checkpoints/best") == "2026-01-02_03-04-05-best"
+    assert label("/models/sway_v2/") == "sway_v2" and label("builtin:demo", "ablation_a") == "ablation_a"
 
 
 def test_shards_partition_the_points():
