@@ -4,6 +4,7 @@ resume, report-only stage, and metrics with missing weights skipped (FVD through
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -142,3 +143,28 @@ def test_shards_partition_the_points():
     assert sorted(keys) == sorted((j.sequence, j.codec, j.label) for j in everything) and len(set(keys)) == len(keys)
     with pytest.raises(Exception, match="shard"):
         plan_jobs(["a"], cfg(3, 3))
+
+
+def test_smoke_experiment_prints_bd_numbers(tmp_path):
+    """experiment=smoke_eval (the README's CPU smoke evaluation) at a smaller frame size: the shipped
+    model on the first 2 of 3 sequences, 10 frames, against x265; a finite BD-quality per metric."""
+    for i, image in enumerate(("astronaut", "coffee", "chelsea")):
+        clip = make_synthetic_clip(image, size=128, num_frames=12, fps=25.0, max_displacement=3.0,
+                                   rng=np.random.default_rng(i))
+        write_video(clip.frames, tmp_path / "seqs" / f"clip{i}.mkv", 25.0)
+    cmd = [sys.executable, str(ROOT / "scripts" / "eval_bdrate.py"), "experiment=smoke_eval", "sequences=seqs",
+           "video.size=128", "keyframe.preset=ultrafast", "anchors.x265.preset=ultrafast", f"hydra.run.dir={tmp_path / 'h'}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "eval: 2 sequences, 16 points" in proc.stdout
+    records = list(iter_results(tmp_path / "outputs" / "eval_smoke" / "results"))
+    assert {r["sequence"]["name"] for r in records} == {"clip0", "clip1"} and len(records) == 16
+    assert all(r["sequence"]["frames"] == 10 for r in records)
+    ours = [r for r in records if r["codec"]["kind"] == "ours"]
+    assert {r["codec"]["name"] for r in ours} == {"demo"} and "builtin:demo" in ours[0]["codec"]["version"]
+    rows = {row.split(",")[2]: row.split(",") for row in
+            (tmp_path / "outputs" / "eval_smoke" / "report" / "bdrate.csv").read_text().splitlines()[1:]}
+    assert set(rows) == {"psnr", "psnr_y", "ms_ssim"}
+    for metric, row in rows.items():
+        assert row[:2] == ["demo", "x265"] and math.isfinite(float(row[6])), row  # BD-quality
+    assert "| demo | x265 |" in proc.stdout and "BD-quality:" in proc.stdout
