@@ -96,15 +96,19 @@ def visualize_command(cfg) -> Path:
     from dynamics_codec.io import read_video
     from dynamics_codec.utils.files import atomic_output_path
 
-    original, _ = read_input_video(OmegaConf.create({"input": str(cfg.original),
-                                                     "video": OmegaConf.to_container(cfg.video, resolve=True)}))
+    original, fps = read_input_video(OmegaConf.create({"input": str(cfg.original),
+                                                       "video": OmegaConf.to_container(cfg.video, resolve=True)}))
     videos = {"original": original}
+    decoded = cfg.get("decoded") or {}
     for name, path in cfg.videos.items():
-        frames = read_video(str(path)).frames
+        raw = Path(str(path)).suffix.lower() == ".yuv"  # e.g. the anchor cache's reconstructions: no header
+        size = tuple(decoded.get("yuv_size") or original.shape[2:0:-1]) if raw else None
+        frames = read_video(str(path), size=size, fps=(decoded.get("fps") or fps) if raw else None).frames
         if frames.shape != original.shape:
             raise InputError(f"{name} ({path}) has shape {frames.shape}, the original in the test format "
                              f"{original.shape}; pass the decoded video of this sequence (eval.save_reconstructions=true "
-                             "writes them next to the result files)")
+                             "writes them next to the result files; a raw .yuv of another size: "
+                             "decoded.yuv_size=[W,H] decoded.fps=<fps>)")
         videos[str(name)] = frames
     image, names = figure5(videos, cfg.get("x"), int(cfg.width), int(cfg.strip_frames))
     output = Path(cfg.output)
@@ -120,5 +124,5 @@ def visualize_command(cfg) -> Path:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
     log.info(f"wrote {output} and {output.with_suffix('.pdf')}: rows {', '.join(names)}; slice at x="
-          f"{cfg.get('x') if cfg.get('x') is not None else original.shape[2] // 2}, {cfg.width} px wide")
+             f"{cfg.get('x') if cfg.get('x') is not None else original.shape[2] // 2}, {cfg.width} px wide")
     return output
