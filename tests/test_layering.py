@@ -44,7 +44,7 @@ def test_warping_primitives_live_in_one_place():
     assert not (PACKAGE / "decoder" / "softsplat.py").exists()
 
 
-HEAVY = ("compressai", "diffusers", "transformers", "lpips", "DISTS_pytorch", "scipy.stats", "matplotlib",
+HEAVY = ("compressai", "diffusers", "transformers", "lpips", "DISTS_pytorch", "scipy.stats", "scipy.ndimage", "matplotlib",
          "torch.utils.tensorboard", "dynamics_codec.metrics.suite", "dynamics_codec.metrics.perceptual",
          "dynamics_codec.metrics.fvd", "dynamics_codec.metrics.msssim", "dynamics_codec.train", "dynamics_codec.cmp",
          "dynamics_codec.evaluation", "dynamics_codec.anchors", "dynamics_codec.decoder.mofa")
