@@ -80,8 +80,9 @@ def main() -> None:
             runs, inside = [], []
             for _ in range(args.repeat):
                 runs.append(timed(cmd, work))
-                if output is not None:
-                    inside.append(json.loads(output.with_name(output.name + ".json").read_text())["timings_s"]["total"])
+                summary = output.with_name(output.name + ".json") if output is not None else None
+                if summary is not None and summary.is_file():  # (tools before the JSON summaries have none)
+                    inside.append(json.loads(summary.read_text())["timings_s"]["total"])
             walls = [r[0] for r in runs]
             print(f"| {name} | {min(walls):.2f} | {statistics.median(walls):.2f} | "
                   f"{statistics.median(r[1] for r in runs):.2f} | "
