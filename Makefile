@@ -1,12 +1,14 @@
 # The two commands of the README. Each creates .venv if missing and installs the package.
 #   make demo   encode + decode a synthetic clip, print bits, kbps, PSNR, write outputs/
 #   make test   the test suite (CI runs exactly this)
+# and, not in CI (several minutes more on 2 cores):
+#   make check-readme   every README command at small sizes (tests/test_readme.py with CHECK_README=all)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test check-readme venv clean
 
 venv: $(STAMP)
 
@@ -24,6 +26,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+check-readme: $(STAMP)
+	CHECK_README=all $(PY) -m pytest -q tests/test_readme.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

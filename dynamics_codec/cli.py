@@ -1,22 +1,33 @@
 """What the Hydra entry points in ``scripts/`` do, kept out of the scripts so they stay thin.
 
-Each ``*_command(cfg)`` takes the composed config of its script and prints a human report.
+Each ``*_command(cfg)`` takes the composed config of its script, logs a human report (plain
+lines on stdout and the run's log file, see :mod:`dynamics_codec.utils.log`) and, for encode
+and decode, writes a JSON summary next to the output (``<output>.json``). Heavy modules are
+imported inside the commands, so a command loads only what it uses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from dynamics_codec.bitstream import read_stream_file, write_stream_file
-from dynamics_codec.codec import DecodeResult, EncodeResult, build_encoder, build_stream_decoder, load_motion_model
 from dynamics_codec.errors import ConfigError, InputError
-from dynamics_codec.io import read_video, to_test_format, write_video
-from dynamics_codec.metrics import psnr_per_frame
-from dynamics_codec.utils.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from dynamics_codec.codec import DecodeResult, EncodeResult
+
+log = logging.getLogger(__name__)
+
+PSNR_DEFINITION = ("RGB PSNR (8-bit, peak 255) of each frame, then the mean over frames: all_frames = frames "
+                   "0..T-1 (key frame included), inter_frames = frames 1..T-1 (the frames the motion codes), "
+                   "key_frame = frame 0; frames identical to the original (infinite PSNR) are left out of the means")
 
 
 def _require(cfg: DictConfig, key: str, hint: str) -> str:
@@ -28,9 +39,14 @@ def _require(cfg: DictConfig, key: str, hint: str) -> str:
 
 def read_input_video(cfg: DictConfig) -> tuple[np.ndarray, float]:
     """The encoder's input in the configured test format: uint8 [T,H,W,3] and fps."""
+    from dynamics_codec.io import read_video, to_test_format
+
     video_cfg = cfg.video
     path = _require(cfg, "input", "pass input=<video file, .y4m, .yuv or PNG folder>")
     size = tuple(video_cfg.yuv_size) if video_cfg.get("yuv_size") else None
+    if Path(path).suffix.lower() == ".yuv" and (size is None or video_cfg.get("fps") is None):
+        raise InputError(f"{path}: raw .yuv has no header; pass video.yuv_size=[W,H] and video.fps=<fps> "
+                         f"(found video.yuv_size={video_cfg.get('yuv_size')}, video.fps={video_cfg.get('fps')})")
     num = video_cfg.get("num_frames")
     stride = int(video_cfg.get("stride") or 1)
     start = int(video_cfg.get("start") or 0)
@@ -52,58 +68,188 @@ def read_input_video(cfg: DictConfig) -> tuple[np.ndarray, float]:
     return np.ascontiguousarray(frames), clip.fps
 
 
-def format_bits_report(bits: dict[str, int], num_frames: int, fps: float) -> str:
+class Stages:
+    """A command's stages: a tqdm bar (one step per stage, named while it runs; only on a terminal) and
+    seconds per stage."""
+
+    def __init__(self, names: list[str], enabled: bool = True, desc: str = "") -> None:
+        from tqdm.auto import tqdm
+
+        self.timings: dict[str, float] = {}
+        self._bar = tqdm(total=len(names), desc=desc, unit="stage", disable=None if enabled else True, leave=False,
+                         bar_format="{desc}: {n_fmt}/{total_fmt} stages [{elapsed}]{postfix}")
+        self._t0 = time.perf_counter()
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        self._bar.set_postfix_str(name)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = time.perf_counter() - t0
+            self._bar.update()
+
+    def close(self) -> dict[str, float]:
+        """Seconds per stage and ``total`` (since the command started)."""
+        self._bar.close()
+        return {**self.timings, "total": time.perf_counter() - self._t0}
+
+
+def psnr_summary(original: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+    """PSNR of a decoded video in dB, with its definition (:data:`PSNR_DEFINITION`)."""
+    from dynamics_codec.metrics.psnr import psnr_per_frame
+
+    p = psnr_per_frame(original, decoded)
+
+    def mean(values: np.ndarray) -> float | None:
+        finite = values[np.isfinite(values)]
+        return float(np.mean(finite)) if finite.size else None
+
+    return {"definition": PSNR_DEFINITION, "all_frames_db": mean(p), "inter_frames_db": mean(p[1:]),
+            "key_frame_db": mean(p[:1]), "per_frame_db": [float(v) if np.isfinite(v) else None for v in p]}
+
+
+def format_psnr(psnr: dict[str, Any]) -> str:
+    f = lambda v: "n/a" if v is None else f"{v:.2f} dB"  # noqa: E731
+    return (f"PSNR (RGB, mean of per-frame values): all frames {f(psnr['all_frames_db'])}, inter frames "
+            f"{f(psnr['inter_frames_db'])}, key frame {f(psnr['key_frame_db'])}")
+
+
+def kbps_per_part(bits: dict[str, int], num_frames: int, fps: float) -> dict[str, float]:
     seconds = num_frames / fps
+    return {part: value / seconds / 1000 for part, value in bits.items()}
+
+
+def format_bits_report(bits: dict[str, int], num_frames: int, fps: float) -> str:
+    kbps = kbps_per_part(bits, num_frames, fps)
     lines = [f"{'part':<10}{'bytes':>9}{'bits':>10}{'kbps':>9}"]
     for part in ("header", "keyframe", "motion", "total"):
-        lines.append(f"{part:<10}{bits[part] // 8:>9}{bits[part]:>10}{bits[part] / seconds / 1000:>9.2f}")
+        lines.append(f"{part:<10}{bits[part] // 8:>9}{bits[part]:>10}{kbps[part]:>9.2f}")
     return "\n".join(lines)
 
 
-def format_encode_report(result: EncodeResult, model_description: str) -> str:
+def _motion_stats(result: EncodeResult) -> dict[str, float]:
     t_inter = max(result.num_frames - 1, 1)
     v, n = result.tokens.shape[1:] if result.tokens.ndim == 3 else (0, 0)
     motion = result.bits["motion"]
-    overhead = 100.0 * (motion - result.ideal_motion_bits) / max(result.ideal_motion_bits, 1.0)
+    return {"inter_frames": result.num_frames - 1, "active_frames": int(result.active.sum()),
+            "vectors": int(v), "values": int(n),
+            "bits_per_frame": motion / t_inter, "bits_per_token": motion / max(t_inter * v * n, 1),
+            "ideal_bits": float(result.ideal_motion_bits),
+            "coder_overhead_percent": 100.0 * (motion - result.ideal_motion_bits) / max(result.ideal_motion_bits, 1.0),
+            "points_per_frame": float(result.points_per_frame)}
+
+
+def format_encode_report(result: EncodeResult, model_description: str) -> str:
+    m = _motion_stats(result)
     return "\n".join(
         [
             format_bits_report(result.bits, result.num_frames, result.fps),
-            f"motion: {int(result.active.sum())} of {result.num_frames - 1} inter frames sent with motion "
-            f"({v}x{n} tokens), {motion / t_inter:.1f} bits/frame, "
-            f"{motion / max(t_inter * v * n, 1):.3f} bits/token; coder vs ideal adaptive code length "
-            f"{result.ideal_motion_bits:.0f} bits ({overhead:+.1f} %); {result.points_per_frame:.1f} motion points/frame",
+            f"motion: {m['active_frames']} of {m['inter_frames']} inter frames sent with motion "
+            f"({m['vectors']}x{m['values']} tokens), {m['bits_per_frame']:.1f} bits/frame, "
+            f"{m['bits_per_token']:.3f} bits/token; coder vs ideal adaptive code length {m['ideal_bits']:.0f} bits "
+            f"({m['coder_overhead_percent']:+.1f} %); {m['points_per_frame']:.1f} motion points/frame",
             f"weights: {model_description}",
             "time [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()),
         ]
     )
 
 
+def summary_path(output: str | Path) -> Path:
+    """Where a command's JSON summary goes: ``<output>.json`` (a folder output: ``<folder>.json``)."""
+    out = Path(output)
+    return out.with_name(out.name + ".json")
+
+
+def write_summary(output: str | Path, summary: dict[str, Any]) -> Path:
+    from dynamics_codec.utils.files import atomic_write_text
+
+    path = summary_path(output)
+    record = {**summary, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def _video_record(num_frames: int, height: int, width: int, fps: float) -> dict[str, Any]:
+    return {"frames": int(num_frames), "height": int(height), "width": int(width), "fps": float(fps)}
+
+
 def encode_command(cfg: DictConfig) -> EncodeResult:
+    from dynamics_codec.bitstream import write_stream_file
+    from dynamics_codec.codec import build_encoder, build_stream_decoder
+
     output = _require(cfg, "output", "pass output=<file.dcv>")
-    frames, fps = read_input_video(cfg)
-    encoder = build_encoder(cfg)
-    result = encoder.encode(frames, fps)
-    write_stream_file(output, result.bitstream)
-    print(f"{cfg.input} -> {output}: {frames.shape[2]}x{frames.shape[1]}, {frames.shape[0]} frames @ {fps:g} fps")
-    print(format_encode_report(result, encoder.model.describe()))
-    if cfg.get("report_quality", False):
-        decoded = build_stream_decoder(cfg, model=encoder.model).decode(result.bitstream)
-        p = psnr_per_frame(frames, decoded.frames)
-        print(f"PSNR (RGB, mean over frames): {float(np.mean(p[np.isfinite(p)])):.2f} dB; key frame {p[0]:.2f} dB")
+    quality = bool(cfg.get("report_quality", False))
+    stages = Stages(["read", "model", "encode", "write"] + (["quality"] if quality else []),
+                    enabled=bool(cfg.get("progress", True)), desc="encode")
+    with stages("read"):
+        frames, fps = read_input_video(cfg)
+    with stages("model"):
+        encoder = build_encoder(cfg)
+    with stages("encode"):
+        result = encoder.encode(frames, fps)
+    with stages("write"):
+        write_stream_file(output, result.bitstream)
+    psnr = None
+    if quality:
+        with stages("quality"):
+            decoded = build_stream_decoder(cfg, model=encoder.model).decode(result.bitstream)
+            psnr = psnr_summary(frames, decoded.frames)
+    timings = stages.close()
+    summary = {
+        "command": "encode", "input": str(cfg.input), "output": output,
+        "video": _video_record(*frames.shape[:3], fps=result.fps), "weights": encoder.model.describe(),
+        "keyframe": {"codec": str(cfg.keyframe.name), "qp": int(result.keyframe_qp),
+                     "configured_qp": int(cfg.keyframe.qp)},
+        "token_step": float(cfg.entropy.step),
+        "bits": dict(result.bits), "kbps": kbps_per_part(result.bits, result.num_frames, result.fps),
+        "motion": _motion_stats(result), "psnr": psnr,
+        "timings_s": {**timings, "encode_stages": result.timings,
+                      **({"decode_stages": decoded.timings} if quality else {})},
+    }
+    path = write_summary(output, summary)
+    log.info(f"{cfg.input} -> {output}: {frames.shape[2]}x{frames.shape[1]}, {frames.shape[0]} frames @ {fps:g} fps")
+    log.info(format_encode_report(result, encoder.model.describe()))
+    if psnr is not None:
+        log.info(format_psnr(psnr))
+    log.info(f"summary: {path} ({timings['total']:.2f} s)")
     return result
 
 
 def decode_command(cfg: DictConfig) -> DecodeResult:
+    from dynamics_codec.bitstream import read_stream_file
+    from dynamics_codec.codec import build_stream_decoder
+    from dynamics_codec.io import write_video
+
     path = _require(cfg, "input", "pass input=<file.dcv>")
     output = _require(cfg, "output", "pass output=<video.mp4 | video.mkv | .y4m | .yuv | png folder>")
-    decoder = build_stream_decoder(cfg)
-    result = decoder.decode(read_stream_file(path))
-    write_video(result.frames, output, result.fps)
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such file; pass input=<file.dcv> (a stream written by scripts/encode.py)")
+    stages = Stages(["read", "model", "decode", "write"], enabled=bool(cfg.get("progress", True)), desc="decode")
+    with stages("read"):
+        data = read_stream_file(path)
+    with stages("model"):
+        decoder = build_stream_decoder(cfg)
+    with stages("decode"):
+        result = decoder.decode(data)
+    with stages("write"):
+        write_video(result.frames, output, result.fps)
+    timings = stages.close()
     h = result.header
-    print(f"{path} -> {output}: {h.width}x{h.height}, {h.frames} frames @ {result.fps:g} fps, decoder={cfg.decoder.name}")
-    print(format_bits_report(result.bits, h.frames, result.fps))
-    print(f"weights: {decoder.model.describe()}")
-    print("time [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()))
+    summary = {
+        "command": "decode", "input": path, "output": output, "decoder": str(cfg.decoder.name),
+        "video": _video_record(h.frames, h.height, h.width, result.fps), "weights": decoder.model.describe(),
+        "bits": dict(result.bits), "kbps": kbps_per_part(result.bits, h.frames, result.fps),
+        "timings_s": {**timings, "decode_stages": result.timings},
+    }
+    summary_file = write_summary(output, summary)
+    log.info(f"{path} -> {output}: {h.width}x{h.height}, {h.frames} frames @ {result.fps:g} fps, "
+             f"decoder={cfg.decoder.name}")
+    log.info(format_bits_report(result.bits, h.frames, result.fps))
+    log.info(f"weights: {decoder.model.describe()}")
+    log.info("time [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()))
+    log.info(f"summary: {summary_file} ({timings['total']:.2f} s)")
     return result
 
 
@@ -156,6 +302,8 @@ def zero_motion_at_bits(codec, frames: np.ndarray, budget_bits: int, qps: range)
     It spends the whole budget on the key frame: the finest QP whose key-frame payload fits in
     ``budget_bits``. Returns qp, bits and the PSNR of the repeated key frame over the inter frames.
     """
+    from dynamics_codec.metrics.psnr import psnr_per_frame
+
     for qp in qps:  # fine to coarse
         payload = codec.encode(frames[0], qp)
         if 8 * len(payload) <= budget_bits:
@@ -166,8 +314,12 @@ def zero_motion_at_bits(codec, frames: np.ndarray, budget_bits: int, qps: range)
 
 
 def demo_command(cfg: DictConfig) -> dict:
-    """Encode and decode a synthetic clip; print bits, kbps and PSNR; write outputs."""
+    """Encode and decode a synthetic clip; report bits, kbps and PSNR; write outputs."""
+    from dynamics_codec.bitstream import read_stream_file, write_stream_file
+    from dynamics_codec.codec import build_encoder, build_stream_decoder, load_motion_model
     from dynamics_codec.data import make_synthetic_clip
+    from dynamics_codec.io import write_video
+    from dynamics_codec.utils.files import atomic_write_text
 
     c = cfg.clip
     clip = make_synthetic_clip(
@@ -184,9 +336,7 @@ def demo_command(cfg: DictConfig) -> dict:
 
     original, recon = clip.frames, decoded.frames
     zero_motion = np.repeat(recon[:1], len(recon), axis=0)  # our key frame repeated (fewer bits: no motion)
-    p_ours = psnr_per_frame(original, recon)
-    p_zero = psnr_per_frame(original, zero_motion)
-    mean = lambda p: float(np.mean(p[1:])) if len(p) > 1 else float("nan")  # noqa: E731 (inter frames)
+    psnr, psnr_zero = psnr_summary(original, recon), psnr_summary(original, zero_motion)
     lo, hi = encoder.keyframe_codec.qp_range
     same_bits = zero_motion_at_bits(encoder.keyframe_codec, original, result.bits["total"],
                                     range(max(lo, int(cfg.keyframe.qp) - 12), hi + 1))
@@ -197,32 +347,35 @@ def demo_command(cfg: DictConfig) -> dict:
     if decoded.flow is not None:
         write_flow_figure(out_dir / "motion.png", original, recon, clip.flow[1:], decoded.flow.numpy())
 
+    nan_to_none = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
     summary = {
         "clip": {"image": str(c.image), "size": int(c.size), "frames": int(c.num_frames), "fps": clip.fps},
         "weights": model.describe(),
         "bits": result.bits,
         "kbps": result.kbps,
-        "keyframe": {"codec": str(cfg.keyframe.name), "qp": int(cfg.keyframe.qp)},
+        "keyframe": {"codec": str(cfg.keyframe.name), "qp": int(result.keyframe_qp),
+                     "configured_qp": int(cfg.keyframe.qp)},
         "token_step": float(cfg.entropy.step),
-        "psnr_inter_frames_db": mean(p_ours),
-        "psnr_key_frame_db": float(p_ours[0]),
-        "psnr_zero_motion_inter_frames_db": mean(p_zero),
-        "zero_motion_same_bits": same_bits,
+        "psnr": psnr,
+        "psnr_inter_frames_db": psnr["inter_frames_db"],
+        "psnr_key_frame_db": psnr["key_frame_db"],
+        "psnr_zero_motion_inter_frames_db": psnr_zero["inter_frames_db"],
+        "zero_motion_same_bits": {**same_bits, "psnr_inter_frames_db": nan_to_none(same_bits["psnr_inter_frames_db"])},
         "timings_s": {"encode": result.timings, "decode": decoded.timings},
     }
-    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
-    print(f"Dynamics-Codec demo: synthetic '{c.image}' clip, {c.size}x{c.size}, {c.num_frames} frames @ {clip.fps:g} fps")
-    print(format_encode_report(result, model.describe()))
-    print(f"PSNR inter frames (RGB, mean): {summary['psnr_inter_frames_db']:.2f} dB; key frame "
-          f"{summary['psnr_key_frame_db']:.2f} dB")
-    print(f"zero-motion decoder (key frame repeated): {summary['psnr_zero_motion_inter_frames_db']:.2f} dB with our key "
-          f"frame; {same_bits['psnr_inter_frames_db']:.2f} dB at the same bits (key frame alone at QP {same_bits['qp']}, "
-          f"{same_bits['bits']} bits <= our {result.bits['total']})")
+    f = lambda v: "n/a" if v is None or not np.isfinite(v) else f"{v:.2f} dB"  # noqa: E731
+    log.info(f"Dynamics-Codec demo: synthetic '{c.image}' clip, {c.size}x{c.size}, {c.num_frames} frames @ {clip.fps:g} fps")
+    log.info(format_encode_report(result, model.describe()))
+    log.info(format_psnr(psnr))
+    log.info(f"zero-motion decoder (key frame repeated), PSNR of the inter frames: {f(psnr_zero['inter_frames_db'])} with "
+             f"our key frame; {f(same_bits['psnr_inter_frames_db'])} at the same bits (key frame alone at QP "
+             f"{same_bits['qp']}, {same_bits['bits']} bits <= our {result.bits['total']})")
     if "untrained" in model.describe():
-        print("NOTE: these are untrained motion-model weights (no trained checkpoint given), so the decoded "
-              "motion is not meaningful yet; pass model.checkpoint=<folder> for a trained model.")
-    print(f"wrote {stream_path}, {out_dir / 'reconstruction.mkv'} (lossless), {out_dir / 'reconstruction.mp4'}, "
-          f"{out_dir / 'side_by_side.mp4'} (original | decoded), {out_dir / 'motion.png'} (true vs decoded motion), "
-          f"{out_dir / 'summary.json'}")
+        log.info("NOTE: these are untrained motion-model weights (no trained checkpoint given), so the decoded "
+                 "motion is not meaningful yet; pass model.checkpoint=<folder> for a trained model.")
+    log.info(f"wrote {stream_path}, {out_dir / 'reconstruction.mkv'} (lossless), {out_dir / 'reconstruction.mp4'}, "
+             f"{out_dir / 'side_by_side.mp4'} (original | decoded), {out_dir / 'motion.png'} (true vs decoded motion), "
+             f"{out_dir / 'summary.json'}")
     return summary

@@ -1,10 +1,17 @@
 """Prepare training clips: python scripts/prepare_data.py input=<folder of videos> output=<dataset folder> (see configs/prepare_data.yaml)."""
 
+import logging
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from dynamics_codec.utils.log import user_errors
+
+log = logging.getLogger("dynamics_codec.scripts.prepare_data")
+
 
 @hydra.main(config_path="../configs", config_name="prepare_data", version_base="1.3")
+@user_errors
 def main(cfg: DictConfig) -> None:
     from dynamics_codec.data.prepare import prepare_dataset
 
@@ -15,13 +22,13 @@ def main(cfg: DictConfig) -> None:
         source_manifest=cfg.get("source_manifest"), split_by=str(cfg.get("split_by", "repo")),
     )
     s, g = summary["splits"], summary["groups"]
-    print(f"{summary['videos']} videos -> {summary['clips']} clips in {cfg.output} "
+    log.info(f"{summary['videos']} videos -> {summary['clips']} clips in {cfg.output} "
           f"(train {s['train']} clips from {g['train']} groups, val {s['val']} clips from {g['val']} groups; "
           f"grouped by {summary['split_by']})")
     if s["val"] == 0:
-        print("WARNING: the validation split is empty (train.py needs one): add videos or raise val_fraction")
+        log.warning("the validation split is empty (train.py needs one): add videos or raise val_fraction")
     for skip in summary["skipped"]:
-        print(f"skipped {skip['source']}: {skip['reason']}")
+        log.warning(f"skipped {skip['source']}: {skip['reason']}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@
 import hydra
 from omegaconf import DictConfig
 
+from dynamics_codec.utils.log import user_errors
+
 
 @hydra.main(config_path="../configs", config_name="visualize", version_base="1.3")
+@user_errors
 def main(cfg: DictConfig) -> None:
     from dynamics_codec.evaluation.figures import visualize_command
 

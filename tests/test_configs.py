@@ -96,7 +96,45 @@ def test_every_group_option_composes(group):
             _compose(hosts[0], [f"+{group}@_probe_={option}"])
 
 
+def test_decode_takes_every_experiment_encode_takes():
+    """A stream encoded with experiment=X decodes with the same override."""
+    for experiment in EXPERIMENTS:
+        if "encode" in _hosts(experiment):
+            assert "decode" in _hosts(experiment), experiment
+            _, c = _compose("decode", [f"experiment={experiment}", "input=x", "output=y"])
+            _, e = _compose("encode", [f"experiment={experiment}", "input=x", "output=y"])
+            assert c["tokenizer"] == e["tokenizer"] and c["generator"] == e["generator"]
+            assert c["decoder"] == e["decoder"] and c["model"] == e["model"]
+
+
 def test_tiny_experiment_selects_tiny_networks():
     _, c = _compose("encode", ["experiment=tiny", "input=x", "output=y"])
     assert c["tokenizer"]["unet_channels"] == [8, 8]
     assert c["generator"]["num_values"] == c["tokenizer"]["num_values"]
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL)
+def test_sweep_dir_resolves_before_any_job_runs(name):
+    """A launcher resolves hydra.sweep.dir before a job's HydraConfig exists (the ${hydra:...}
+    resolver is unset then: every multirun failed)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name=name):
+        cfg = compose(config_name=name, return_hydra_config=True)
+    HydraConfig.instance().cfg = None
+    assert re.fullmatch(rf"multirun/{name}/\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d", str(cfg.hydra.sweep.dir))
+
+
+def test_submitit_slurm_launcher_composes():
+    """The documented cluster evaluation: hydra/launcher=submitit_slurm (the `cluster` extra)."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="eval_bdrate"):
+        cfg = compose(config_name="eval_bdrate", return_hydra_config=True,
+                      overrides=["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "eval.stage=encode",
+                                 "eval.shard.count=8", "eval.shard.index=3"])
+    HydraConfig.instance().cfg = None
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher") and launcher.partition == "gpu"
+    assert str(launcher.submitit_folder).startswith("multirun/eval_bdrate/") and launcher.submitit_folder.endswith(
+        "/.submitit/%j")
+    assert cfg.eval.shard.count == 8 and cfg.eval.shard.index == 3

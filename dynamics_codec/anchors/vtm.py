@@ -96,7 +96,8 @@ class VtmAnchor(AnchorCodec):
                     return candidate
                 looked.append(str(candidate))
         raise ExternalToolError(f"VTM configuration {self.cfg_name} not found; looked at {looked}. It ships in the "
-                                "cfg/ folder of the VTM 22.2 source tree: pass cfg_dir= or set $VTM_CFG_DIR")
+                                "cfg/ folder of the VTM 22.2 source tree: set paths.vtm_cfg_dir=<that folder> "
+                                "(or $VTM_CFG_DIR; Python: cfg_dir=)")
 
     def version(self) -> str:
         if self._version is None:

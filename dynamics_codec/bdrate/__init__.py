@@ -2,7 +2,7 @@
 
 Sign convention: negative BD-rate = the tested codec needs fewer bits than the anchor at
 equal quality. Default averaging: BD-rate per sequence, then the mean (``pooled`` selectable).
-With several token steps, ``ours@hull`` is our codec at its best (QP, step) settings per metric.
+With several token steps, ``<label>@hull`` is our codec at its best (QP, step) settings per metric.
 """
 
 from dynamics_codec.bdrate.bd import (
@@ -16,13 +16,15 @@ from dynamics_codec.bdrate.bd import (
 )
 from dynamics_codec.bdrate.report import (
     AVERAGING_MODES,
-    HULL_CURVE,
+    HULL_SUFFIX,
+    REPORT_ORDER,
     BDEntry,
     Curve,
     RDPoint,
     average_curve,
     bd_table,
     collect_curves,
+    reported_metrics,
     table_csv,
     table_markdown,
     write_report,
@@ -30,6 +32,6 @@ from dynamics_codec.bdrate.report import (
 
 __all__ = [
     "INTERPOLATIONS", "QUALITY_AXES", "bd_rate", "bd_quality", "curve_overlap", "quality_axis", "rd_convex_hull",
-    "AVERAGING_MODES", "HULL_CURVE", "BDEntry", "Curve", "RDPoint", "average_curve", "bd_table", "collect_curves",
-    "table_csv", "table_markdown", "write_report",
+    "AVERAGING_MODES", "HULL_SUFFIX", "REPORT_ORDER", "BDEntry", "Curve", "RDPoint", "average_curve", "bd_table",
+    "collect_curves", "reported_metrics", "table_csv", "table_markdown", "write_report",
 ]

@@ -1,12 +1,18 @@
 """From result files to RD curves, BD-rates and the paper's Table 1 (CSV and Markdown).
 
-Curves: each sequence has one curve per codec. Anchors give one curve (their QPs); our codec
-gives one curve per token step over the key-frame QPs, named ``ours`` when there is a single
-step and ``ours@step<S>`` otherwise. Each point is (kbps, quality) with the quality axes of
+Curves: each sequence has one curve per codec. Anchors give one curve (their QPs); each of our
+codecs (one per ``eval.label``: checkpoints, ablations) gives one curve per token step over the
+key-frame QPs, named ``<label>`` when it has a single step and ``<label>@step<S>`` otherwise.
+Each point is (kbps, quality) with the quality axes of
 :data:`~dynamics_codec.bdrate.bd.QUALITY_AXES`. With several token steps and ``hull=True``,
-``ours@hull`` holds every (QP, step) point of the sequence and keeps, per metric, those on the
+``<label>@hull`` holds every (QP, step) point of the sequence and keeps, per metric, those on the
 RD convex hull (:func:`~dynamics_codec.bdrate.bd.rd_convex_hull`): the codec at its best
 settings.
+
+Every entry has BD-rate (percent, at equal quality) and BD-quality (the quality axis' unit, at
+equal rate, e.g. BD-PSNR in dB): each is defined where the other may not be (qualities that
+do not overlap while rates do, and the reverse). Metrics: ``metrics=None`` reports every
+metric the result files hold (:func:`reported_metrics`).
 
 Averaging (``averaging``):
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,15 +36,18 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from dynamics_codec.bdrate.bd import bd_rate, quality_axis, rd_convex_hull
+from dynamics_codec.bdrate.bd import QUALITY_AXES, bd_quality, bd_rate, quality_axis, rd_convex_hull
 from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.utils.files import atomic_write_text
 
-__all__ = ["RDPoint", "Curve", "HULL_CURVE", "collect_curves", "average_curve", "BDEntry", "bd_table", "table_markdown",
-           "table_csv", "AVERAGING_MODES", "write_report"]
+__all__ = ["RDPoint", "Curve", "HULL_SUFFIX", "collect_curves", "average_curve", "BDEntry", "bd_table", "table_markdown",
+           "table_csv", "AVERAGING_MODES", "REPORT_ORDER", "reported_metrics", "write_report"]
 
 AVERAGING_MODES = ("per_sequence", "pooled")
-HULL_CURVE = "ours@hull"
+HULL_SUFFIX = "@hull"  # <label>@hull: a codec's RD convex hull over its (QP, token step) points
+#: column order of the report: the paper's Table 1 axes first, then the other metrics
+REPORT_ORDER = ("dists", "lpips", "fvd", "psnr", "psnr_y", "ms_ssim")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,15 +88,19 @@ class Curve:
 
 def collect_curves(records: Iterable[dict[str, Any]], results_dir: Path | None = None,
                    hull: bool = False) -> dict[tuple[str, str], Curve]:
-    """Result records -> ``{(sequence, curve name): Curve}``; with ``hull`` and several token
-    steps, also each sequence's ``ours@hull`` curve over all of our points."""
+    """Result records -> ``{(sequence, curve name): Curve}``; with ``hull``, also each sequence's
+    ``<label>@hull`` curve over all points of each of our codecs that has several token steps."""
     records = list(records)
-    steps = {r["rate_point"].get("token_step") for r in records if r["codec"]["kind"] == "ours"}
+    steps: dict[str, set] = defaultdict(set)  # our codec label -> its token steps
+    for r in records:
+        if r["codec"]["kind"] == "ours":
+            steps[r["codec"]["name"]].add(r["rate_point"].get("token_step"))
     curves: dict[tuple[str, str], Curve] = {}
     for r in records:
-        seq, codec, kind = r["sequence"]["name"], r["codec"]["name"], r["codec"]["kind"]
-        if kind == "ours" and len(steps) > 1:
-            codec = f"{codec}@step{float(r['rate_point']['token_step']):g}"
+        seq, name, kind = r["sequence"]["name"], r["codec"]["name"], r["codec"]["kind"]
+        codec = name
+        if kind == "ours" and len(steps[name]) > 1:
+            codec = f"{name}@step{float(r['rate_point']['token_step']):g}"
         curve = curves.setdefault((seq, codec), Curve(sequence=seq, codec=codec, kind=kind))
         label = r["rate_point"]["label"]
         feats = None
@@ -95,12 +109,24 @@ def collect_curves(records: Iterable[dict[str, Any]], results_dir: Path | None =
             candidate = candidate.with_suffix(".fvd.npz") if r.get("result_file") else None
             feats = candidate if candidate is not None and candidate.is_file() else None
         curve.points.append(RDPoint(label=label, kbps=float(r["kbps"]), metrics=dict(r["metrics"]), fvd_features=feats))
-    if hull and len(steps) > 1:
-        for (seq, _), curve in list(curves.items()):
-            if curve.kind == "ours":
-                combined = curves.setdefault((seq, HULL_CURVE), Curve(sequence=seq, codec=HULL_CURVE, kind="ours", hull=True))
-                combined.points.extend(curve.points)
+        if hull and kind == "ours" and len(steps[name]) > 1:
+            combined = curves.setdefault((seq, name + HULL_SUFFIX),
+                                         Curve(sequence=seq, codec=name + HULL_SUFFIX, kind="ours", hull=True))
+            combined.points.append(curve.points[-1])
     return curves
+
+
+def reported_metrics(curves: dict[tuple[str, str], Curve], metrics: Sequence[str] | None = None) -> list[str]:
+    """The metrics with a value in some point: ``metrics`` in their order, or (``None``) every metric
+    with a quality axis in :data:`REPORT_ORDER` (others after it, by name)."""
+    found = {m for c in curves.values() for p in c.points for m, v in p.metrics.items() if v is not None}
+    if metrics is not None:
+        return [m for m in metrics if m in found]
+    unknown = sorted(m for m in found if m not in QUALITY_AXES)
+    if unknown:
+        log.warning(f"metrics {unknown} have no quality axis (dynamics_codec.bdrate.QUALITY_AXES); not reported")
+    order = {m: i for i, m in enumerate(REPORT_ORDER)}
+    return sorted((m for m in found if m in QUALITY_AXES), key=lambda m: (order.get(m, len(order)), m))
 
 
 def average_curve(curves: Sequence[Curve], metrics: Sequence[str]) -> Curve:
@@ -135,24 +161,40 @@ class BDEntry:
     anchor: str
     metric: str
     bd_rate: float  # percent, negative = test saves bits; NaN where undefined
-    sequences: int  # sequences that contributed (per_sequence) or were pooled
+    sequences: int  # sequences that contributed to bd_rate (per_sequence) or were pooled
     undefined: list[str] = field(default_factory=list)  # sequences skipped, with the reason
     per_sequence: dict[str, float] = field(default_factory=dict)
+    bd_quality: float = math.nan  # test minus anchor at equal rate, in the quality axis' unit (BD-PSNR in dB)
+    sequences_quality: int = 0
+    per_sequence_quality: dict[str, float] = field(default_factory=dict)
 
 
-def _bd_or_nan(anchor: Curve, test: Curve, metric: str, method: str) -> tuple[float, str | None]:
+def _bd_pair(anchor: Curve, test: Curve, metric: str, method: str) -> tuple[float, float, list[str]]:
+    """(BD-rate, BD-quality, why each undefined one is)."""
     ra, qa = anchor.values(metric)
     rt, qt = test.values(metric)
-    try:
-        value = bd_rate(ra, qa, rt, qt, method=method)
-    except InputError as exc:
-        return math.nan, str(exc)
-    return value, None if math.isfinite(value) else "quality ranges do not overlap"
+    out, why = [], []
+    for name, fn, overlap in (("BD-rate", bd_rate, "quality"), ("BD-quality", bd_quality, "rate")):
+        try:
+            value = fn(ra, qa, rt, qt, method=method)
+        except InputError as exc:
+            value, reason = math.nan, str(exc)
+        else:
+            reason = None if math.isfinite(value) else f"{overlap} ranges do not overlap"
+        out.append(value)
+        if reason:
+            why.append(f"{name}: {reason}")
+    return out[0], out[1], why
+
+
+def _mean_finite(values: Iterable[float]) -> tuple[float, int]:
+    finite = [v for v in values if math.isfinite(v)]
+    return (float(np.mean(finite)) if finite else math.nan), len(finite)
 
 
 def bd_table(curves: dict[tuple[str, str], Curve], metrics: Sequence[str], *, method: str = "pchip",
              averaging: str = "per_sequence", anchors: Sequence[str] | None = None) -> list[BDEntry]:
-    """BD-rate of every ``ours*`` curve against every anchor curve, per metric."""
+    """BD-rate and BD-quality of every curve of ours against every anchor curve, per metric."""
     if averaging not in AVERAGING_MODES:
         raise ConfigError(f"BD averaging must be one of {AVERAGING_MODES}, found {averaging!r}")
     by_codec: dict[str, dict[str, Curve]] = defaultdict(dict)
@@ -171,51 +213,59 @@ def bd_table(curves: dict[tuple[str, str], Curve], metrics: Sequence[str], *, me
                 entry = BDEntry(test=test, anchor=anchor, metric=metric, bd_rate=math.nan, sequences=0)
                 if averaging == "per_sequence":
                     for seq in seqs:
-                        value, why = _bd_or_nan(by_codec[anchor][seq], by_codec[test][seq], metric, method)
-                        entry.per_sequence[seq] = value
-                        if why:
-                            entry.undefined.append(f"{seq}: {why}")
-                    finite = [v for v in entry.per_sequence.values() if math.isfinite(v)]
-                    entry.sequences = len(finite)
-                    entry.bd_rate = float(np.mean(finite)) if finite else math.nan
+                        rate, quality, why = _bd_pair(by_codec[anchor][seq], by_codec[test][seq], metric, method)
+                        entry.per_sequence[seq], entry.per_sequence_quality[seq] = rate, quality
+                        entry.undefined += [f"{seq}: {w}" for w in why]
+                    entry.bd_rate, entry.sequences = _mean_finite(entry.per_sequence.values())
+                    entry.bd_quality, entry.sequences_quality = _mean_finite(entry.per_sequence_quality.values())
                 elif seqs:
                     avg_a = average_curve([by_codec[anchor][s] for s in seqs], [metric])
                     avg_t = average_curve([by_codec[test][s] for s in seqs], [metric])
-                    entry.bd_rate, why = _bd_or_nan(avg_a, avg_t, metric, method)
-                    entry.sequences = len(seqs)
-                    if why:
-                        entry.undefined.append(f"pooled: {why}")
+                    entry.bd_rate, entry.bd_quality, why = _bd_pair(avg_a, avg_t, metric, method)
+                    entry.sequences = entry.sequences_quality = len(seqs)
+                    entry.undefined += [f"pooled: {w}" for w in why]
                 entries.append(entry)
     return entries
 
 
-def _fmt(v: float) -> str:
-    return f"{v:+.2f}" if math.isfinite(v) else "n/a"
+def _fmt(v: float, digits: int = 2) -> str:
+    return f"{v:+.{digits}f}" if math.isfinite(v) else "n/a"
 
 
 def table_markdown(entries: Sequence[BDEntry], metrics: Sequence[str], *, method: str, averaging: str) -> str:
-    """Table 1 layout: one row per (ours, anchor), one BD-rate column per quality axis."""
-    header = ["Codec", "Anchor", *[quality_axis(m).label for m in metrics], "Sequences"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    """Table 1 layout: one row per (ours, anchor), one BD-rate column per quality axis; then the
+    same table of BD-quality."""
     rows: dict[tuple[str, str], dict[str, BDEntry]] = defaultdict(dict)
     for e in entries:
         rows[(e.test, e.anchor)][e.metric] = e
-    for (test, anchor), cells in rows.items():
-        counts = sorted({c.sequences for c in cells.values()})
-        lines.append("| " + " | ".join([test, anchor, *[_fmt(cells[m].bd_rate) if m in cells else "n/a" for m in metrics],
-                                        "/".join(str(c) for c in counts)]) + " |")
-    note = (f"\nBD-rate in % of the codec against the anchor (negative = fewer bits at equal quality), "
-            f"{method} interpolation, {'mean of per-sequence BD-rates' if averaging == 'per_sequence' else 'BD-rate of the averaged curves'}.\n")
-    return "\n".join(lines) + "\n" + note
+    how = 'mean of per-sequence values' if averaging == 'per_sequence' else 'from the averaged curves'
+    parts = []
+    for title, value, count, digits, note in (
+            ("BD-rate [%]", "bd_rate", "sequences", 2,
+             "BD-rate in % of the codec against the anchor at equal quality (negative = fewer bits)"),
+            ("BD-quality", "bd_quality", "sequences_quality", 4,
+             "BD-quality: the codec's quality minus the anchor's at equal rate, in the axis' unit (BD-PSNR in dB; "
+             "positive = better)")):
+        header = ["Codec", "Anchor", *[quality_axis(m).label for m in metrics], "Sequences"]
+        lines = [f"{title}:", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for (test, anchor), cells in rows.items():
+            counts = sorted({getattr(c, count) for c in cells.values()})
+            lines.append("| " + " | ".join([test, anchor, *[_fmt(getattr(cells[m], value), digits) if m in cells
+                                                             else "n/a" for m in metrics],
+                                            "/".join(str(c) for c in counts)]) + " |")
+        parts.append("\n".join(lines) + f"\n\n{note}, {method} interpolation, {how}.\n")
+    return "\n".join(parts)
 
 
 def table_csv(entries: Sequence[BDEntry]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["codec", "anchor", "metric", "quality_axis", "bd_rate_percent", "sequences", "undefined"])
+    w.writerow(["codec", "anchor", "metric", "quality_axis", "bd_rate_percent", "sequences", "bd_quality",
+                "sequences_quality", "undefined"])
+    num = lambda v: f"{v:.6f}" if math.isfinite(v) else ""  # noqa: E731
     for e in entries:
-        w.writerow([e.test, e.anchor, e.metric, quality_axis(e.metric).label,
-                    f"{e.bd_rate:.6f}" if math.isfinite(e.bd_rate) else "", e.sequences, "; ".join(e.undefined)])
+        w.writerow([e.test, e.anchor, e.metric, quality_axis(e.metric).label, num(e.bd_rate), e.sequences,
+                    num(e.bd_quality), e.sequences_quality, "; ".join(e.undefined)])
     return buf.getvalue()
 
 
@@ -243,30 +293,32 @@ def _points_csv(curves: dict[tuple[str, str], Curve], metrics: Sequence[str]) ->
     return buf.getvalue()
 
 
-def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Sequence[str], *, method: str = "pchip",
-                 averaging: str = "per_sequence", anchors: Sequence[str] | None = None,
+def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Sequence[str] | None = None, *,
+                 method: str = "pchip", averaging: str = "per_sequence", anchors: Sequence[str] | None = None,
                  plot_formats: Sequence[str] = ("png", "pdf"), hull: bool = True) -> dict[str, Any]:
-    """BD-rate table (``bdrate.csv``, ``bdrate.md``), per-sequence BD-rates, RD points and RD plots
-    (``hull``: add the ``ours@hull`` curve when there are several token steps)."""
+    """BD-rate / BD-quality table (``bdrate.csv``, ``bdrate.md``), per-sequence values, RD points and
+    RD plots of ``metrics`` (``None``: every metric the results hold); ``hull``: add the
+    ``<label>@hull`` curves of codecs with several token steps."""
     from dynamics_codec.bdrate.plots import plot_rd_curves
     from dynamics_codec.evaluation.results import iter_results
 
     report_dir = Path(report_dir)
     records = list(iter_results(results_dir))
     if not records:
-        raise InputError(f"no result files under {results_dir}; run the encode stage first")
+        raise InputError(f"no result files under {results_dir}; run the encode stage first (eval.stage=encode or all)")
     curves = collect_curves(records, Path(results_dir), hull=hull)
-    present = [m for m in metrics if any(p.metrics.get(m) is not None for c in curves.values() for p in c.points)]
+    present = reported_metrics(curves, metrics)
     entries = bd_table(curves, present, method=method, averaging=averaging, anchors=anchors)
     atomic_write_text(report_dir / "bdrate.csv", table_csv(entries))
     atomic_write_text(report_dir / "bdrate.md", table_markdown(entries, present, method=method, averaging=averaging))
     atomic_write_text(report_dir / "rd_points.csv", _points_csv(curves, present))
     per_seq = io.StringIO()
     w = csv.writer(per_seq, lineterminator="\n")
-    w.writerow(["codec", "anchor", "metric", "sequence", "bd_rate_percent"])
+    w.writerow(["codec", "anchor", "metric", "sequence", "bd_rate_percent", "bd_quality"])
+    num = lambda v: f"{v:.6f}" if math.isfinite(v) else ""  # noqa: E731
     for e in entries:
         for seq, v in sorted(e.per_sequence.items()):
-            w.writerow([e.test, e.anchor, e.metric, seq, f"{v:.6f}" if math.isfinite(v) else ""])
+            w.writerow([e.test, e.anchor, e.metric, seq, num(v), num(e.per_sequence_quality.get(seq, math.nan))])
     atomic_write_text(report_dir / "bdrate_per_sequence.csv", per_seq.getvalue())
     figures = plot_rd_curves(curves, present, report_dir / "plots", formats=plot_formats)
     return {"entries": entries, "curves": curves, "metrics": present, "figures": figures,

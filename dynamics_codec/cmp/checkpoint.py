@@ -48,8 +48,9 @@ def read_cmp_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not file.is_file():
         raise MissingWeightsError(
             f"CMP checkpoint not found: expected {file.name!r} at {file.resolve()} (looked there, nothing found). "
-            f"Download {CHECKPOINT_ORIGIN} and place it at that path (default "
-            f"third_party/checkpoints/cmp/{CHECKPOINT_FILENAME}); see third_party/README.md."
+            f"Download {CHECKPOINT_ORIGIN} and place it there or set cmp.checkpoint=<file> (default "
+            f"third_party/checkpoints/cmp/{CHECKPOINT_FILENAME}; see third_party/README.md), or train without CMP "
+            "targets: train.target=flow (L1 against the flow backend's dense flow)."
         )
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)

@@ -27,7 +27,7 @@ from safetensors import safe_open
 from torch.utils.data import Dataset
 
 from dynamics_codec.data.synthetic import BUNDLED_IMAGES, bundled_image, smooth_motion_field
-from dynamics_codec.decoder.warp import backward_warp, invert_flow
+from dynamics_codec.warping import backward_warp, invert_flow
 from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.sampler import WatershedSampler
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dynamics_codec.decoder.warp import backward_warp, invert_flow
+from dynamics_codec.warping import backward_warp, invert_flow
 from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.io.prepare import resize_short_side_center_crop
 

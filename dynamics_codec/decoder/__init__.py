@@ -16,7 +16,7 @@ from dynamics_codec.decoder.base import (
     check_decoder_inputs,
     register_decoder,
 )
-from dynamics_codec.decoder.softsplat import softsplat, softsplat_with_weight
+from dynamics_codec.warping import softsplat, softsplat_with_weight
 from dynamics_codec.decoder.warp import WarpDecoder, backward_warp, invert_flow
 from dynamics_codec.decoder.mofa_svd import MofaSVDDecoder  # noqa: E402  (registers "mofa_svd"; heavy parts load lazily)
 

@@ -9,6 +9,7 @@ spaced frames follows. All videos are uint8 RGB ``[T, H, W, 3]`` of one shape.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Mapping
 
@@ -19,6 +20,7 @@ from dynamics_codec.errors import InputError
 __all__ = ["space_time_slice", "mark_column", "frame_strip", "figure5", "visualize_command"]
 
 _MARK = np.array([255, 0, 0], np.uint8)
+log = logging.getLogger(__name__)
 
 
 def _column_range(x: int, width: int, frame_width: int) -> tuple[int, int]:
@@ -94,15 +96,19 @@ def visualize_command(cfg) -> Path:
     from dynamics_codec.io import read_video
     from dynamics_codec.utils.files import atomic_output_path
 
-    original, _ = read_input_video(OmegaConf.create({"input": str(cfg.original),
-                                                     "video": OmegaConf.to_container(cfg.video, resolve=True)}))
+    original, fps = read_input_video(OmegaConf.create({"input": str(cfg.original),
+                                                       "video": OmegaConf.to_container(cfg.video, resolve=True)}))
     videos = {"original": original}
+    decoded = cfg.get("decoded") or {}
     for name, path in cfg.videos.items():
-        frames = read_video(str(path)).frames
+        raw = Path(str(path)).suffix.lower() == ".yuv"  # e.g. the anchor cache's reconstructions: no header
+        size = tuple(decoded.get("yuv_size") or original.shape[2:0:-1]) if raw else None
+        frames = read_video(str(path), size=size, fps=(decoded.get("fps") or fps) if raw else None).frames
         if frames.shape != original.shape:
             raise InputError(f"{name} ({path}) has shape {frames.shape}, the original in the test format "
                              f"{original.shape}; pass the decoded video of this sequence (eval.save_reconstructions=true "
-                             "writes them next to the result files)")
+                             "writes them next to the result files; a raw .yuv of another size: "
+                             "decoded.yuv_size=[W,H] decoded.fps=<fps>)")
         videos[str(name)] = frames
     image, names = figure5(videos, cfg.get("x"), int(cfg.width), int(cfg.strip_frames))
     output = Path(cfg.output)
@@ -117,6 +123,6 @@ def visualize_command(cfg) -> Path:
     with atomic_output_path(output.with_suffix(".pdf")) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
-    print(f"wrote {output} and {output.with_suffix('.pdf')}: rows {', '.join(names)}; slice at x="
-          f"{cfg.get('x') if cfg.get('x') is not None else original.shape[2] // 2}, {cfg.width} px wide")
+    log.info(f"wrote {output} and {output.with_suffix('.pdf')}: rows {', '.join(names)}; slice at x="
+             f"{cfg.get('x') if cfg.get('x') is not None else original.shape[2] // 2}, {cfg.width} px wide")
     return output

@@ -5,7 +5,7 @@ Path: ``<results_dir>/<sequence>/<codec>/<rate point>.json`` where the rate poin
 
     schema           1
     sequence         {name, path, hash (sha256 of the pixels), frames, height, width, fps}
-    codec            {name ("ours" | anchor name), kind ("ours" | "anchor"), version, settings,
+    codec            {name (our codec's eval.label | anchor name), kind ("ours" | "anchor"), version, settings,
                       fingerprint (sha256 of version + settings: a changed codec is recomputed)}
     rate_point       {label, keyframe_qp, token_step} for ours; {label, qp} for anchors
     bits             {total, ...parts}: ours header/keyframe/motion/total; anchors total

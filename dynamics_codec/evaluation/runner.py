@@ -14,6 +14,7 @@ plugin (``hydra/launcher=submitit_slurm``), then one ``eval.stage=report`` run; 
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +37,10 @@ from dynamics_codec.evaluation.results import (
 from dynamics_codec.evaluation.sequences import Sequence, list_sequence_paths, load_sequence
 from dynamics_codec.utils.files import atomic_output_path, atomic_write_bytes
 
-__all__ = ["PointJob", "plan_jobs", "evaluate_command", "run_points", "report_command"]
+__all__ = ["PointJob", "codec_label", "plan_jobs", "evaluate_command", "run_points", "report_command"]
 
 STAGES = ("all", "encode", "report")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,20 +48,43 @@ class PointJob:
     """One (sequence, codec, rate point) to produce."""
 
     sequence: str
-    codec: str  # "ours" or an anchor name
+    codec: str  # our codec's label (eval.label) or an anchor name
     label: str
     params: dict[str, Any] = field(default_factory=dict)  # keyframe_qp + token_step, or qp
+    kind: str = "anchor"  # "ours" | "anchor"
+
+
+def codec_label(cfg: DictConfig) -> str:
+    """Our codec's name in the results and the table: ``eval.label``, else derived from the model:
+    ``builtin:<name>`` -> ``<name>``, a checkpoint folder -> its name (``<run>-last`` / ``<run>-best``
+    for a trainer's ``<run>/checkpoints/{last,best}``), no checkpoint -> ``untrained``."""
+    label = cfg.eval.get("label")
+    if label:
+        return str(label)
+    ckpt = (cfg.get("model") or {}).get("checkpoint")
+    if not ckpt:
+        return "untrained"
+    text = str(ckpt)
+    if text.startswith("builtin:"):
+        return text[len("builtin:"):]
+    folder = Path(text).expanduser().resolve()
+    if folder.parent.name == "checkpoints" and folder.name in ("last", "best"):
+        return f"{folder.parent.parent.name}-{folder.name}"
+    return folder.name
 
 
 def plan_jobs(sequence_names: list[str], cfg: DictConfig) -> list[PointJob]:
     """Every point of the configured grid, in a fixed order, restricted to this job's shard."""
     rp, ev = cfg.rate_points, cfg.eval
+    ours = codec_label(cfg)
+    if ours in ev.anchors:
+        raise ConfigError(f"eval.label={ours} is also an anchor's name; choose another eval.label")
     jobs = []
     for seq in sequence_names:
         for kqp in rp.keyframe_qps:
             for step in rp.token_steps:
-                jobs.append(PointJob(seq, "ours", ours_label(kqp, step), {"keyframe_qp": int(kqp),
-                                                                          "token_step": float(step)}))
+                jobs.append(PointJob(seq, ours, ours_label(kqp, step), {"keyframe_qp": int(kqp),
+                                                                        "token_step": float(step)}, kind="ours"))
         for name in ev.anchors:
             if name not in cfg.anchors:
                 raise ConfigError(f"eval.anchors names '{name}' but cfg.anchors has only {list(cfg.anchors)}; add it "
@@ -130,7 +155,7 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
     ev = cfg.eval
     results_dir = Path(ev.results_dir)
     progress = bool(ev.get("progress", True))
-    paths = list_sequence_paths(cfg.sequences)
+    paths = list_sequence_paths(cfg.sequences)[:ev.get("num_sequences") or None]
     jobs = plan_jobs([p.stem for p in paths], cfg)
     by_name = {p.stem: p for p in paths}
     sequences: dict[str, Sequence] = {}
@@ -142,12 +167,13 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
 
     metric_names = list(ev.metrics.names)
     anchors = {name: build_anchor(str(cfg.anchors[name].name), **_anchor_options(cfg.anchors[name]))
-               for name in {j.codec for j in jobs if j.codec != "ours"}}
-    model = load_motion_model(cfg) if any(j.codec == "ours" for j in jobs) else None
+               for name in {j.codec for j in jobs if j.kind == "anchor"}}
+    ours = [j for j in jobs if j.kind == "ours"]
+    model = load_motion_model(cfg) if ours else None
     fingerprints: dict[str, str] = {}
     identities: dict[str, tuple[str, dict]] = {}
     if model is not None:
-        identities["ours"] = _ours_identity(cfg, model)
+        identities[ours[0].codec] = _ours_identity(cfg, model)
     for name, anchor in anchors.items():
         identities[name] = (anchor.version(), {**anchor.settings(), "video": OmegaConf.to_container(cfg.video)})
     for name, (version, settings) in identities.items():
@@ -158,7 +184,7 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
 
     pending = [j for j in jobs if ev.get("recompute", False) or not is_finished(path_of(j), fingerprints[j.codec])]
     skipped = len(jobs) - len(pending)
-    print(f"eval: {len(paths)} sequences, {len(jobs)} points in this shard, {skipped} already finished, "
+    log.info(f"eval: {len(paths)} sequences, {len(jobs)} points in this shard, {skipped} already finished, "
           f"{len(pending)} to do -> {results_dir}")
     if not pending:
         return {"done": 0, "skipped": skipped}
@@ -173,7 +199,7 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
         version, settings = identities[job.codec]
         record = {
             "sequence": _sequence_record(s),
-            "codec": {"name": job.codec, "kind": "ours" if job.codec == "ours" else "anchor", "version": version,
+            "codec": {"name": job.codec, "kind": job.kind, "version": version,
                       "settings": settings, "fingerprint": fingerprints[job.codec], **extra_codec},
             "rate_point": {"label": job.label, **job.params},
             "bits": bits, "kbps": kbps, **fields,
@@ -194,7 +220,7 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
         points = encode_anchor_points(anchor, [AnchorJob(j.sequence, seq(j.sequence).frames, seq(j.sequence).fps,
                                                          j.params["qp"]) for j in todo],
                                       cache, workers=int(ev.workers), progress=progress)
-        print(f"eval: anchor {name}: {len(todo)} points in {time.perf_counter() - t0:.1f} s "
+        log.info(f"eval: anchor {name}: {len(todo)} points in {time.perf_counter() - t0:.1f} s "
               f"({sum(p.hit for p in points)} from the cache {cache.root})")
         for job, point in zip(tqdm(todo, desc=f"metrics {name}", disable=not progress), points):
             s = seq(job.sequence)
@@ -204,8 +230,7 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
                    {"reported_version": point.meta.get("reported_version"), "cache_key": point.meta["key"]})
 
     # our codec: one encoder/decoder per rate point, the motion model shared
-    ours = [j for j in pending if j.codec == "ours"]
-    for job in tqdm(ours, desc="ours", disable=not progress):
+    for job in tqdm([j for j in pending if j.kind == "ours"], desc="ours", disable=not progress):
         s = seq(job.sequence)
         point_cfg = _ours_cfg(cfg, job.params["keyframe_qp"], job.params["token_step"])
         t0 = time.perf_counter()
@@ -225,11 +250,12 @@ def report_command(cfg: DictConfig) -> dict[str, Any]:
     from dynamics_codec.bdrate import write_report
 
     ev = cfg.eval
-    report = write_report(ev.results_dir, ev.report_dir, list(ev.report.metrics), method=str(ev.report.interpolation),
+    metrics = None if ev.report.get("metrics") is None else list(ev.report.metrics)
+    report = write_report(ev.results_dir, ev.report_dir, metrics, method=str(ev.report.interpolation),
                           averaging=str(ev.report.averaging), anchors=list(ev.anchors),
                           plot_formats=list(ev.report.plot_formats), hull=bool(ev.report.get("hull", True)))
-    print(Path(report["table"]).read_text())
-    print(f"eval: wrote {ev.report_dir}/bdrate.csv, bdrate.md, bdrate_per_sequence.csv, rd_points.csv and "
+    log.info(Path(report["table"]).read_text())
+    log.info(f"eval: wrote {ev.report_dir}/bdrate.csv, bdrate.md, bdrate_per_sequence.csv, rd_points.csv and "
           f"{len(report['figures'])} plot files")
     return report
 

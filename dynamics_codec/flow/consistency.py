@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from dynamics_codec.decoder.warp import backward_warp
+from dynamics_codec.warping import backward_warp
 from dynamics_codec.errors import ConfigError
 from dynamics_codec.flow.base import FlowBackend, check_flow_inputs
 

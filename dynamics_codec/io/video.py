@@ -202,7 +202,8 @@ def _read_png_folder(folder: Path, start: int, max_frames: int | None) -> np.nda
 def _read_raw_yuv(path: Path, size: tuple[int, int] | None, fps: float | None, start: int,
                   max_frames: int | None) -> np.ndarray:
     if size is None or fps is None:
-        raise InputError(f"{path}: raw .yuv has no header; pass size=(W, H) and fps "
+        raise InputError(f"{path}: raw .yuv has no header; pass its frame size and rate: video.yuv_size=[W,H] "
+                         f"video.fps=<fps> on a script's command line, size=(W, H) and fps= in Python "
                          f"(found size={size}, fps={fps})")
     fps_fraction(fps)
     w, h = int(size[0]), int(size[1])

@@ -54,12 +54,12 @@ class VtmTools:
 
 
 def _missing(what: str, looked: list[str]) -> ExternalToolError:
-    where = "\n  ".join(looked) if looked else "(nowhere: no bin_dir argument, $VTM_BIN_DIR unset, not on $PATH)"
+    where = "; ".join(looked) if looked else "nowhere: no bin_dir argument, $VTM_BIN_DIR unset, not on $PATH"
     return ExternalToolError(
-        f"VTM {what} not found. Looked in:\n  {where}\n"
-        f"Build VTM 22.2 as described in third_party/README.md, then pass bin_dir=/cfg_dir= or set "
-        f"{ENV_BIN_DIR} (folder holding {ENCODER_NAME} and {DECODER_NAME}) and {ENV_CFG_DIR} "
-        f"(folder holding {ENCODER_CFG_NAME})."
+        f"VTM {what} not found (looked in: {where}). Build VTM 22.2 as described in third_party/README.md, then "
+        f"set paths.vtm_bin_dir=<folder holding {ENCODER_NAME} and {DECODER_NAME}> and paths.vtm_cfg_dir=<folder "
+        f"holding {ENCODER_CFG_NAME}> (on the command line or in configs/local/default.yaml), or ${ENV_BIN_DIR} / "
+        f"${ENV_CFG_DIR} (Python: bin_dir=, cfg_dir=)"
     )
 
 

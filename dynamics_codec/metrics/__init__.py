@@ -5,25 +5,30 @@ state dicts) and a missing file raises :class:`~dynamics_codec.errors.MissingWei
 that says which file and where to put it. Importing this package builds no network.
 """
 
-from dynamics_codec.metrics.fvd import (
-    FvdResult,
-    I3DFeatureExtractor,
-    frechet_distance,
-    fvd_from_features,
-    fvd_windows,
-    gaussian_stats,
-)
-from dynamics_codec.metrics.msssim import ms_ssim, msssim_levels
-from dynamics_codec.metrics.perceptual import DistsMetric, LpipsMetric
-from dynamics_codec.metrics.psnr import mse, psnr, psnr_per_frame, psnr_y
-from dynamics_codec.metrics.suite import METRIC_NAMES, PSNR_CAP_DB, MetricSuite, SequenceMetrics
-from dynamics_codec.metrics.weights import TORCHVISION_WEIGHTS, find_weights_file
+import importlib
 
-__all__ = [
-    "mse", "psnr", "psnr_per_frame", "psnr_y",
-    "ms_ssim", "msssim_levels",
-    "LpipsMetric", "DistsMetric",
-    "I3DFeatureExtractor", "FvdResult", "frechet_distance", "fvd_from_features", "fvd_windows", "gaussian_stats",
-    "MetricSuite", "SequenceMetrics", "METRIC_NAMES", "PSNR_CAP_DB",
-    "TORCHVISION_WEIGHTS", "find_weights_file",
-]
+# name -> submodule; imported on first use, so `from dynamics_codec.metrics import psnr_per_frame`
+# (the encode/decode path) does not load the perceptual metrics, FVD or the suite.
+_EXPORTS = {
+    "psnr": ["mse", "psnr", "psnr_per_frame", "psnr_y"],
+    "msssim": ["ms_ssim", "msssim_levels"],
+    "perceptual": ["LpipsMetric", "DistsMetric"],
+    "fvd": ["I3DFeatureExtractor", "FvdResult", "frechet_distance", "fvd_from_features", "fvd_windows",
+            "gaussian_stats"],
+    "suite": ["MetricSuite", "SequenceMetrics", "METRIC_NAMES", "PSNR_CAP_DB"],
+    "weights": ["TORCHVISION_WEIGHTS", "find_weights_file"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = [name for names in _EXPORTS.values() for name in names]
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,35 +1,32 @@
-"""Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) on float RGB images in [0, 1].
+"""Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) on float RGB images in [0, 1], through ``pytorch_msssim``.
 
 Definition (the one of the paper and of ``pytorch_msssim``): 11-tap Gaussian window with
 sigma 1.5 applied separably *without* padding ("valid"), K1 = 0.01, K2 = 0.03, data range 1,
 5 scales with weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), 2x2 average pooling between
-scales (zero padding of one pixel on both ends of an odd side, averages counting the pad), negative contrast-structure terms clamped to 0,
-``MS-SSIM = prod_{j<M} cs_j^w_j * ssim_M^w_M`` per channel, then the mean over channels.
+scales (zero padding of one pixel on both ends of an odd side, averages counting the pad), negative
+contrast-structure terms clamped to 0, ``MS-SSIM = prod_{j<M} cs_j^w_j * ssim_M^w_M`` per
+channel, then the mean over channels. Computed in the inputs' floating dtype (float32 for the
+codec's frames).
 
-Small images: five scales need the shorter side to exceed ``(11 - 1) * 2**4 = 160`` pixels.
-For smaller images the largest number of scales that fits is used (at least 1) and the
-first weights are renormalised to sum to one; :func:`msssim_levels` says how many.
+Small images: five scales need the shorter side to exceed ``(11 - 1) * 2**4 = 160`` pixels
+(``pytorch_msssim.ms_ssim`` refuses smaller ones). For smaller images the largest number of
+scales that fits is used (at least 1) with the first weights renormalised to sum to one, from
+the library's per-scale SSIM; :func:`msssim_levels` says how many.
 """
 
 from __future__ import annotations
 
+import pytorch_msssim
 import torch
 import torch.nn.functional as F
+from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
 
 from dynamics_codec.errors import InputError
 
-__all__ = ["MSSSIM_WEIGHTS", "ms_ssim", "msssim_levels", "gaussian_window"]
+__all__ = ["MSSSIM_WEIGHTS", "ms_ssim", "msssim_levels"]
 
 MSSSIM_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-_WIN_SIZE, _SIGMA, _K1, _K2 = 11, 1.5, 0.01, 0.03
-
-
-def gaussian_window(size: int = _WIN_SIZE, sigma: float = _SIGMA, dtype=torch.float32,
-                    device: torch.device | str = "cpu") -> torch.Tensor:
-    """Normalised 1-D Gaussian taps ``[size]``."""
-    x = torch.arange(size, dtype=torch.float64, device=device) - (size - 1) / 2
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    return (g / g.sum()).to(dtype)
+_WIN_SIZE, _SIGMA = 11, 1.5
 
 
 def msssim_levels(height: int, width: int, max_levels: int = len(MSSSIM_WEIGHTS)) -> int:
@@ -43,48 +40,32 @@ def msssim_levels(height: int, width: int, max_levels: int = len(MSSSIM_WEIGHTS)
     return levels
 
 
-def _blur(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """Separable valid Gaussian filter of ``[B, C, H, W]`` per channel."""
-    c = x.shape[1]
-    kh = window.view(1, 1, -1, 1).expand(c, 1, -1, 1)
-    kw = window.view(1, 1, 1, -1).expand(c, 1, 1, -1)
-    return F.conv2d(F.conv2d(x, kh, groups=c), kw, groups=c)
-
-
-def _ssim_cs(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean SSIM and contrast-structure term -> two ``[B, C]`` tensors."""
-    c1, c2 = _K1**2, _K2**2
-    mu_x, mu_y = _blur(x, window), _blur(y, window)
-    sxx = _blur(x * x, window) - mu_x**2
-    syy = _blur(y * y, window) - mu_y**2
-    sxy = _blur(x * y, window) - mu_x * mu_y
-    cs_map = (2 * sxy + c2) / (sxx + syy + c2)
-    ssim_map = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs_map
-    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
-
-
 def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torch.Tensor:
     """MS-SSIM of float images ``[B, 3, H, W]`` in [0, 1] -> ``[B]`` (1 for identical images).
 
-    Computed in float64 on the inputs' device. ``levels`` defaults to :func:`msssim_levels`.
+    ``levels`` defaults to :func:`msssim_levels`; five levels is ``pytorch_msssim.ms_ssim``.
     """
     if x.shape != y.shape or x.ndim != 4:
         raise InputError(f"ms_ssim needs two [B,C,H,W] tensors of equal shape, got {tuple(x.shape)} and "
                          f"{tuple(y.shape)}")
-    levels = msssim_levels(*x.shape[-2:]) if levels is None else int(levels)
-    weights = torch.tensor(MSSSIM_WEIGHTS[:levels], dtype=torch.float64, device=x.device)
-    if levels < len(MSSSIM_WEIGHTS):
-        weights = weights / weights.sum()
-    window = gaussian_window(dtype=torch.float64, device=x.device)
-    x, y = x.double(), y.double()
+    if not x.is_floating_point():
+        x, y = x.float(), y.float()
+    most = msssim_levels(*x.shape[-2:])
+    levels = most if levels is None else int(levels)
+    if not 1 <= levels <= most:
+        raise InputError(f"ms_ssim of {x.shape[-2]}x{x.shape[-1]} images takes 1..{most} scales, got levels={levels}")
+    if levels == len(MSSSIM_WEIGHTS):
+        return pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False, win_size=_WIN_SIZE,
+                                      win_sigma=_SIGMA, weights=list(MSSSIM_WEIGHTS))
+    # fewer scales (a side <= 160): the library's loop with the renormalised first weights
+    weights = x.new_tensor(MSSSIM_WEIGHTS[:levels])
+    weights = weights / weights.sum()
+    win = _fspecial_gauss_1d(_WIN_SIZE, _SIGMA).repeat(x.shape[1], 1, 1, 1)
     terms = []
     for level in range(levels):
-        ssim, cs = _ssim_cs(x, y, window)
-        terms.append(torch.relu(cs) if level < levels - 1 else torch.relu(ssim))
+        ssim, cs = _ssim(x, y, data_range=1.0, win=win, size_average=False)
+        terms.append(torch.relu(cs if level < levels - 1 else ssim))
         if level < levels - 1:
-            padding = (x.shape[-2] % 2, x.shape[-1] % 2)
-            x = F.avg_pool2d(x, 2, padding=padding)
-            y = F.avg_pool2d(y, 2, padding=padding)
-    stacked = torch.stack(terms, dim=0)  # [L, B, C]
-    per_channel = torch.prod(stacked ** weights.view(-1, 1, 1), dim=0)
-    return per_channel.mean(dim=1)
+            padding = [s % 2 for s in x.shape[2:]]
+            x, y = F.avg_pool2d(x, 2, padding=padding), F.avg_pool2d(y, 2, padding=padding)
+    return torch.prod(torch.stack(terms) ** weights.view(-1, 1, 1), dim=0).mean(dim=1)

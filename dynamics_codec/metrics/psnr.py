@@ -22,6 +22,12 @@ def _check(a: np.ndarray, b: np.ndarray) -> None:
 
 
 def mse(a: np.ndarray, b: np.ndarray, axis=None) -> np.ndarray | float:
+    """Mean squared difference in float64 (over ``axis``); 8-bit inputs are summed exactly in integers
+    (a quarter of the memory traffic of float64 copies, the same numbers)."""
+    if a.dtype == np.uint8 and b.dtype == np.uint8:
+        squares = np.square(np.subtract(a, b, dtype=np.int16), dtype=np.int32)
+        count = squares.size if axis is None else int(np.prod([squares.shape[i] for i in np.atleast_1d(axis)]))
+        return squares.sum(axis=axis, dtype=np.int64) / count
     d = a.astype(np.float64) - b.astype(np.float64)
     return np.mean(d * d, axis=axis)
 

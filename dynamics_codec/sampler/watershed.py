@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.sampler.edges import motion_edges
@@ -49,6 +48,8 @@ def distance_to_edges(edges: torch.Tensor) -> torch.Tensor:
     """
     if edges.ndim < 2:
         raise InputError(f"edges must have shape [..., H, W]; found {tuple(edges.shape)}")
+    from scipy import ndimage  # imported here: decoding never samples, and scipy.ndimage costs start-up time
+
     height, width = edges.shape[-2:]
     frames = (edges.detach().to("cpu") == 0).reshape(-1, height, width).numpy()
     out = np.empty(frames.shape, dtype=np.float64)

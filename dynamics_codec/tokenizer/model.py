@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-from compressai.layers import GDN
+from dynamics_codec.nn.gdn import GDN
 from torch import nn
 
 from dynamics_codec.errors import InputError

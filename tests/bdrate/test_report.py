@@ -2,22 +2,23 @@
 
 import csv
 import io
+import math
 
 import numpy as np
 import pytest
 
-from dynamics_codec.bdrate import bd_table, collect_curves, table_markdown, write_report
+from dynamics_codec.bdrate import bd_table, collect_curves, table_csv, table_markdown, write_report
 from dynamics_codec.evaluation.results import ours_label, result_path, write_result
 
 RATES = np.array([10.0, 20.0, 40.0, 80.0])
 PSNR = np.array([28.0, 31.0, 34.0, 37.0])
 
 
-def _record(seq, codec, label, kbps, psnr, dists, step=0.1):
-    kind = "ours" if codec == "ours" else "anchor"
+def _record(seq, codec, label, kbps, psnr, dists, step=0.1, kind=None, **metrics):
+    kind = kind or ("anchor" if codec in ("x265", "vtm_ldb") else "ours")
     rp = {"label": label, "keyframe_qp": 0, "token_step": step} if kind == "ours" else {"label": label, "qp": 0}
     return {"sequence": {"name": seq}, "codec": {"name": codec, "kind": kind, "fingerprint": "x"}, "rate_point": rp,
-            "kbps": kbps, "bits": {"total": int(kbps * 1000)}, "metrics": {"psnr": psnr, "dists": dists}}
+            "kbps": kbps, "bits": {"total": int(kbps * 1000)}, "metrics": {"psnr": psnr, "dists": dists, **metrics}}
 
 
 def _records(savings):
@@ -100,3 +101,61 @@ def test_rd_points_mark_hull_membership_once(tmp_path):
     assert on_hull[ours_label(3, 0.4)] == "psnr dists" and on_hull[ours_label(3, 0.1)] == ""
     table = (tmp_path / "report" / "bdrate.md").read_text()
     assert "| ours@hull | x265 | -30.00 | -30.00 | 1 |" in table
+
+
+def test_several_codecs_share_one_table_with_their_own_hulls():
+    """Two checkpoints / ablations (eval.label) side by side; each with several steps gets its hull."""
+    records = _records({"a": 0.1})
+    for i, (r, p) in enumerate(zip(RATES, PSNR)):
+        d = 0.4 - 0.05 * i
+        records.append(_record("a", "ablation", ours_label(i, 0.1), r * 0.6, p, d, step=0.1))
+        records.append(_record("a", "ablation", ours_label(i, 0.2), r * 0.5, p, d, step=0.2))
+    curves = collect_curves(records, hull=True)
+    assert set(curves) == {("a", "x265"), ("a", "ours"), ("a", "ablation@step0.1"), ("a", "ablation@step0.2"),
+                           ("a", "ablation@hull")}
+    entries = {e.test: e.bd_rate for e in bd_table(curves, ["psnr"])}
+    assert entries == pytest.approx({"ours": -10.0, "ablation@step0.1": -40.0, "ablation@step0.2": -50.0,
+                                     "ablation@hull": -50.0}, abs=1e-9)
+    md = table_markdown(bd_table(curves, ["psnr"]), ["psnr"], method="pchip", averaging="per_sequence")
+    assert "| ours | x265 | -10.00 | 1 |" in md and "| ablation@hull | x265 | -50.00 | 1 |" in md
+
+
+def test_report_has_every_computed_metric_by_default(tmp_path):
+    results = tmp_path / "results"
+    for r in _records({"a": 0.25}):
+        r["metrics"].update(ms_ssim=0.9 + 0.01 * r["metrics"]["psnr"] / 40, psnr_y=r["metrics"]["psnr"] + 1, lpips=None)
+        write_result(result_path(results, r["sequence"]["name"], r["codec"]["name"], r["rate_point"]["label"]), r)
+    rep = write_report(results, tmp_path / "report", plot_formats=("png",))
+    assert rep["metrics"] == ["dists", "psnr", "psnr_y", "ms_ssim"]  # the paper's axes first; lpips never measured
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "report" / "bdrate.csv").read_text())))
+    assert [r["metric"] for r in rows] == rep["metrics"]
+    assert all(float(r["bd_rate_percent"]) == pytest.approx(-25.0, abs=1e-6) for r in rows)
+    assert "| Codec | Anchor | 1-DISTS | PSNR RGB [dB] | PSNR Y [dB] | MS-SSIM | Sequences |" in rep["table"].read_text()
+    assert (tmp_path / "report" / "plots" / "rd_ms_ssim_average.png").is_file()
+
+
+def test_bd_quality_where_qualities_do_not_overlap(tmp_path):
+    """Equal rates, the codec 10 dB better everywhere: no BD-rate (the PSNR ranges are disjoint) but
+    BD-PSNR +10 dB; the reverse case (disjoint rates) has BD-rate and no BD-quality."""
+    records = []
+    for i, (r, p) in enumerate(zip(RATES, PSNR)):
+        records.append(_record("a", "x265", f"qp{i}", r, p, 0.3))
+        records.append(_record("a", "ours", ours_label(i, 0.1), r, p + 10.0, 0.3 - 0.01 * i))
+    (entry,) = bd_table(collect_curves(records), ["psnr"])
+    assert math.isnan(entry.bd_rate) and entry.sequences == 0
+    assert entry.bd_quality == pytest.approx(10.0, abs=1e-9) and entry.sequences_quality == 1
+    assert entry.undefined == ["a: BD-rate: quality ranges do not overlap"]
+    (pooled,) = bd_table(collect_curves(records), ["psnr"], averaging="pooled")
+    assert math.isnan(pooled.bd_rate) and pooled.bd_quality == pytest.approx(10.0, abs=1e-9)
+    md = table_markdown([entry], ["psnr"], method="pchip", averaging="per_sequence")
+    assert "| ours | x265 | n/a | 0 |" in md and "| ours | x265 | +10.0000 | 1 |" in md
+    row = next(csv.DictReader(io.StringIO(table_csv([entry]))))
+    assert row["bd_rate_percent"] == "" and float(row["bd_quality"]) == pytest.approx(10.0)
+
+    records = []
+    for i, (r, p) in enumerate(zip(RATES, PSNR)):
+        records.append(_record("a", "x265", f"qp{i}", r, p, 0.3))
+        records.append(_record("a", "ours", ours_label(i, 0.1), r * 100, p, 0.3 - 0.01 * i))
+    (entry,) = bd_table(collect_curves(records), ["psnr"])
+    assert entry.bd_rate == pytest.approx(9900.0, rel=1e-9) and math.isnan(entry.bd_quality)
+    assert entry.undefined == ["a: BD-quality: rate ranges do not overlap"]

@@ -63,7 +63,9 @@ def test_prepare_data_script(tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "4 videos -> 2 clips" in proc.stdout and "skipped" in proc.stdout and "too short" in proc.stdout
+    assert "4 videos -> 2 clips" in proc.stdout  # the report on stdout, skipped videos as warnings on stderr
+    assert "WARNING: skipped" in proc.stderr and "too short" in proc.stderr
+    assert "skipped" in (tmp_path / "h" / "prepare_data.log").read_text()  # and both in the run's log
 
 
 def test_split_by_source_manifest_keeps_each_group_in_one_split(tmp_path):

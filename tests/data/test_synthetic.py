@@ -18,7 +18,7 @@ def test_clip_geometry_and_ground_truth():
 
 def test_frames_follow_the_ground_truth_flow():
     """frame_t(q + F_t(q)) == key(q) up to interpolation: check by sampling the frame at q + F."""
-    from dynamics_codec.decoder.warp import backward_warp
+    from dynamics_codec.warping import backward_warp
 
     import cv2
 

@@ -128,16 +128,6 @@ def test_invert_flow_solves_the_fixed_point() -> None:
         invert_flow(translation, -1)
 
 
-def test_backward_warp_uses_pixel_centres() -> None:
-    image = torch.arange(5 * 6, dtype=torch.float32).view(1, 1, 5, 6)
-    flow = torch.zeros(1, 2, 5, 6)
-    torch.testing.assert_close(backward_warp(image, flow), image, atol=1e-5, rtol=0)
-    flow[:, 0] = 0.5  # halfway to the right neighbour
-    shifted = backward_warp(image, flow)
-    torch.testing.assert_close(shifted[..., :-1], image[..., :-1] + 0.5, atol=1e-5, rtol=0)
-    torch.testing.assert_close(shifted[..., -1], image[..., -1], atol=1e-5, rtol=0)  # border padding
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_zero_flow_is_identity(mode: str) -> None:
     key = Texture(7)(*grid()[::-1])

@@ -29,3 +29,16 @@ def test_rejects_mismatched_or_float_input():
         psnr(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8))
     with pytest.raises(InputError, match="uint8"):
         psnr(np.zeros((4, 4, 3)), np.zeros((4, 4, 3)))
+
+
+def test_8bit_mse_is_the_float64_mean_exactly():
+    from dynamics_codec.metrics.psnr import mse
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (5, 384, 384, 3), dtype=np.uint8)
+    b = rng.integers(0, 256, a.shape, dtype=np.uint8)
+    d = a.astype(np.float64) - b.astype(np.float64)
+    assert np.array_equal(mse(a, b, axis=(1, 2, 3)), np.mean(d * d, axis=(1, 2, 3)))
+    assert mse(a, b) == np.mean(d * d) and mse(a[0], b[0], axis=-1).shape == (384, 384)
+    worst = np.zeros((1, 384, 384, 3), np.uint8)
+    assert mse(worst, worst + 255, axis=(1, 2, 3))[0] == 255.0**2  # no integer overflow

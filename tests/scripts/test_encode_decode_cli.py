@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from dynamics_codec.bitstream import parse_stream
 from dynamics_codec.data import make_synthetic_clip
 from dynamics_codec.io import read_video, write_video
 
@@ -39,19 +42,34 @@ def test_encode_then_decode_through_the_cli(tmp_path):
     assert sum(parts.values()) == total
     assert "64x64, 5 frames @ 24 fps" in out
     assert "untrained" in out  # the tool says which weights it used
-    assert re.search(r"PSNR \(RGB, mean over frames\): \d+\.\d+ dB", out)
+    assert re.search(r"PSNR \(RGB, mean of per-frame values\): all frames \d+\.\d+ dB, inter frames \d+\.\d+ dB", out)
+
+    summary = json.loads((tmp_path / "clip.dcv.json").read_text())  # the JSON summary next to the output
+    assert summary["bits"] == parse_stream(stream.read_bytes()).bits and summary["bits"]["total"] == 8 * size
+    assert summary["kbps"]["total"] == pytest.approx(8 * size * 24 / 5 / 1000)
+    assert summary["video"] == {"frames": 5, "height": 64, "width": 64, "fps": 24.0}
+    assert {"read", "model", "encode", "write", "quality", "total"} <= set(summary["timings_s"])
+    assert {"flow", "tokenizer", "entropy"} <= set(summary["timings_s"]["encode_stages"])
+    psnr = summary["psnr"]
+    assert "inter_frames = frames 1..T-1" in psnr["definition"] and len(psnr["per_frame_db"]) == 5
+    assert psnr["all_frames_db"] == pytest.approx(np.mean(psnr["per_frame_db"]))
+    assert psnr["inter_frames_db"] == pytest.approx(np.mean(psnr["per_frame_db"][1:]))
+    assert f"all frames {psnr['all_frames_db']:.2f} dB, inter frames {psnr['inter_frames_db']:.2f} dB" in out
 
     rec = tmp_path / "rec.mkv"
-    tiny = ["model.checkpoint=null", "tokenizer=tiny", "generator=tiny"]
-    out = _run("decode.py", f"input={stream}", f"output={rec}", *tiny, cwd=tmp_path)
+    out = _run("decode.py", f"input={stream}", f"output={rec}", "experiment=tiny", cwd=tmp_path)  # as encoded
     video = read_video(rec)
     assert video.frames.shape == (5, 64, 64, 3)
     assert video.fps == 24
     assert "total" in out and str(8 * size) in out
+    decoded = json.loads((tmp_path / "rec.mkv.json").read_text())
+    assert decoded["bits"] == summary["bits"] and decoded["decoder"] == "warp"
+    assert {"read", "model", "decode", "write", "total"} <= set(decoded["timings_s"])
 
     # PNG-folder output, and a lossless round trip of the decoded frames through it
     png = tmp_path / "rec_png"
-    _run("decode.py", f"input={stream}", f"output={png}", *tiny, cwd=tmp_path)
+    _run("decode.py", f"input={stream}", f"output={png}", "model.checkpoint=null", "tokenizer=tiny", "generator=tiny",
+         cwd=tmp_path)
     assert np.array_equal(read_video(png).frames, video.frames)
 
 

@@ -4,6 +4,7 @@ resume, report-only stage, and metrics with missing weights skipped (FVD through
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -84,8 +85,9 @@ def test_eval_bdrate_end_to_end(tmp_path):
 
     report = tmp_path / "eval" / "report"
     table = (report / "bdrate.md").read_text()
-    assert "| Codec | Anchor | 1-DISTS" not in table and "5000-FVD" in table and "PSNR RGB [dB]" in table
-    assert "| ours | x265 |" in table
+    # every computed metric (lpips and dists were skipped: no weights), BD-rate and BD-quality
+    assert "| Codec | Anchor | 5000-FVD | PSNR RGB [dB] | PSNR Y [dB] | MS-SSIM | Sequences |" in table
+    assert "BD-quality:" in table and table.count("| untrained | x265 |") == 2  # the label of model.checkpoint=null
     assert (report / "bdrate.csv").read_text().startswith("codec,anchor,metric")
     assert len((report / "rd_points.csv").read_text().splitlines()) == 1 + 8
     for fmt in ("png", "pdf"):
@@ -99,8 +101,29 @@ def test_eval_bdrate_end_to_end(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in results.glob("*/*/*.json")} == first_mtimes
     # report-only stage with pooled averaging
     out = _run(tmp_path, "eval.stage=report", "eval.report.averaging=pooled")
-    assert "BD-rate of the averaged curves" in (report / "bdrate.md").read_text()
+    assert "from the averaged curves" in (report / "bdrate.md").read_text()
     assert "to do" not in out
+
+    # a second codec (an ablation under its own label) joins the same results and table; nothing is redone
+    out = _run(tmp_path, "eval.label=no_prediction", "entropy.alpha=0.0")
+    assert "8 points in this shard, 4 already finished, 4 to do" in out
+    assert {p: p.stat().st_mtime_ns for p in results.glob("*/*/*.json") if p.parent.name != "no_prediction"} == first_mtimes
+    assert len(list(iter_results(results))) == 12
+    table = (report / "bdrate.md").read_text()
+    assert table.count("| untrained | x265 |") == 2 and table.count("| no_prediction | x265 |") == 2
+
+
+def test_codec_label_defaults_to_the_model_name():
+    from omegaconf import OmegaConf
+
+    from dynamics_codec.evaluation import codec_label
+
+    def label(checkpoint, explicit=None):
+        return codec_label(OmegaConf.create({"model": {"checkpoint": checkpoint}, "eval": {"label": explicit}}))
+
+    assert label("builtin:demo") == "demo" and label(None) == "untrained"
+    assert label("outputs/train/2026-01-02_03-04-05/checkpoints/best") == "2026-01-02_03-04-05-best"
+    assert label("/models/sway_v2/") == "sway_v2" and label("builtin:demo", "ablation_a") == "ablation_a"
 
 
 def test_shards_partition_the_points():
@@ -120,3 +143,28 @@ def test_shards_partition_the_points():
     assert sorted(keys) == sorted((j.sequence, j.codec, j.label) for j in everything) and len(set(keys)) == len(keys)
     with pytest.raises(Exception, match="shard"):
         plan_jobs(["a"], cfg(3, 3))
+
+
+def test_smoke_experiment_prints_bd_numbers(tmp_path):
+    """experiment=smoke_eval (the README's CPU smoke evaluation) at a smaller frame size: the shipped
+    model on the first 2 of 3 sequences, 10 frames, against x265; a finite BD-quality per metric."""
+    for i, image in enumerate(("astronaut", "coffee", "chelsea")):
+        clip = make_synthetic_clip(image, size=128, num_frames=12, fps=25.0, max_displacement=3.0,
+                                   rng=np.random.default_rng(i))
+        write_video(clip.frames, tmp_path / "seqs" / f"clip{i}.mkv", 25.0)
+    cmd = [sys.executable, str(ROOT / "scripts" / "eval_bdrate.py"), "experiment=smoke_eval", "sequences=seqs",
+           "video.size=128", "keyframe.preset=ultrafast", "anchors.x265.preset=ultrafast", f"hydra.run.dir={tmp_path / 'h'}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "eval: 2 sequences, 16 points" in proc.stdout
+    records = list(iter_results(tmp_path / "outputs" / "eval_smoke" / "results"))
+    assert {r["sequence"]["name"] for r in records} == {"clip0", "clip1"} and len(records) == 16
+    assert all(r["sequence"]["frames"] == 10 for r in records)
+    ours = [r for r in records if r["codec"]["kind"] == "ours"]
+    assert {r["codec"]["name"] for r in ours} == {"demo"} and "builtin:demo" in ours[0]["codec"]["version"]
+    rows = {row.split(",")[2]: row.split(",") for row in
+            (tmp_path / "outputs" / "eval_smoke" / "report" / "bdrate.csv").read_text().splitlines()[1:]}
+    assert set(rows) == {"psnr", "psnr_y", "ms_ssim"}
+    for metric, row in rows.items():
+        assert row[:2] == ["demo", "x265"] and math.isfinite(float(row[6])), row  # BD-quality
+    assert "| demo | x265 |" in proc.stdout and "BD-quality:" in proc.stdout

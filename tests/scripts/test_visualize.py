@@ -62,3 +62,26 @@ def test_visualize_script(tmp_path):
     row = image[2 * (32 + 6):2 * (32 + 6) + 32]
     np.testing.assert_array_equal(row[:, 38:38 + 5], videos["ours"][0, :, 14:19])
     assert out.with_suffix(".pdf").stat().st_size > 1000
+
+
+def test_visualize_reads_raw_yuv_reconstructions(tmp_path):
+    """The anchor cache stores raw .yuv (no header): read at the original's test-format size and rate."""
+    from dynamics_codec.io import read_video
+
+    original = _video(t=6, h=40, w=48, seed=0)
+    write_video(original, tmp_path / "orig.mkv", 25.0)
+    write_video(_video(t=6, h=32, w=32, seed=1), tmp_path / "anchor.yuv", 25.0)  # test format: 32x32
+    write_video(_video(t=6, h=32, w=32, seed=2), tmp_path / "ours.mkv", 25.0)
+    out = tmp_path / "figure5.png"
+    cmd = [sys.executable, str(ROOT / "scripts" / "visualize.py"), f"original={tmp_path / 'orig.mkv'}",
+           f"videos.anchor={tmp_path / 'anchor.yuv'}", f"videos.ours={tmp_path / 'ours.mkv'}", "video.size=32",
+           "video.num_frames=null", "x=16", "strip_frames=4", f"output={out}", f"hydra.run.dir={tmp_path / 'h'}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    image = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    anchor = read_video(tmp_path / "anchor.yuv", size=(32, 32), fps=25).frames
+    np.testing.assert_array_equal(image[32 + 6:2 * 32 + 6, 38:38 + 5], anchor[0, :, 14:19])
+    # a .yuv of another size needs decoded.yuv_size: the error names it
+    proc = subprocess.run([*cmd[:-1], "decoded.yuv_size=[16,16]", f"hydra.run.dir={tmp_path / 'h2'}"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "decoded.yuv_size=[W,H]" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from compressai.layers import GDN
+from dynamics_codec.nn.gdn import GDN
 
 from dynamics_codec.errors import InputError
 from dynamics_codec.tokenizer import MotionTokenizer, TokenizerConfig

@@ -41,7 +41,7 @@ from diffusers.models.unets.unet_3d_blocks import UNetMidBlockSpatioTemporal, ge
 
 from dynamics_codec.decoder.mofa.embedding import frame_conditioning, run_block
 from dynamics_codec.decoder.mofa.temporal_context import set_temporal_context_order, temporal_context_order
-from dynamics_codec.decoder.softsplat import softsplat
+from dynamics_codec.warping import softsplat
 from dynamics_codec.errors import ConfigError, InputError
 
 #: The SVD-xt down path (and the published adaptor's structure).

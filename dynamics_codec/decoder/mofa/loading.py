@@ -35,6 +35,21 @@ from dynamics_codec.errors import ConfigError, MissingWeightsError
 log = logging.getLogger(__name__)
 
 SVD_HUB_ID = "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
+MOFA_HUB_ID = "MyNiuuu/MOFA-Video-Traj"  # the adaptor is its ckpts/controlnet folder
+
+#: what -> (how to download it, the decoder option that points at the folder)
+DOWNLOAD_HINTS: dict[str, tuple[str, str]] = {
+    "SVD": (f"huggingface-cli download {SVD_HUB_ID} --local-dir <folder> (gated: accept the licence on the "
+            "model page first)", "decoder.svd_path=<folder>"),
+    "MOFA flow adaptor": (f"huggingface-cli download {MOFA_HUB_ID} --include 'ckpts/controlnet/*' --local-dir "
+                          "<folder>", "decoder.adaptor_path=<folder>/ckpts/controlnet"),
+}
+
+
+def how_to_get(what: str) -> str:
+    """The download command and the decoder override for ``what`` (a key of :data:`DOWNLOAD_HINTS`)."""
+    download, override = DOWNLOAD_HINTS[what]
+    return f"download it with `{download}` and set {override}"
 
 #: (sub-folder, config file, weight file stem) of each SVD component.
 SVD_LAYOUT: dict[str, tuple[str, str, str]] = {
@@ -84,11 +99,7 @@ def resolve_folder(path_or_id: str | os.PathLike, patterns: list[str], what: str
     if path.is_dir():
         return path
     if not _HUB_ID.match(str(path_or_id)):
-        raise MissingWeightsError(
-            f"{what}: '{path_or_id}' is neither a folder nor a hub id (owner/name). Download it, e.g. "
-            f"`huggingface-cli download {SVD_HUB_ID if 'SVD' in what else '<repo>'} --local-dir <folder>`, "
-            "and point the decoder config at that folder."
-        )
+        raise MissingWeightsError(f"{what}: '{path_or_id}' is neither a folder nor a hub id (owner/name); {how_to_get(what)}")
     from huggingface_hub import snapshot_download
 
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
@@ -97,8 +108,8 @@ def resolve_folder(path_or_id: str | os.PathLike, patterns: list[str], what: str
     except Exception as error:  # noqa: BLE001 - every hub failure means "not available here"
         where = "the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "the Hugging Face hub and its local cache"
         raise MissingWeightsError(
-            f"{what}: hub id '{path_or_id}' is not available from {where}: {error}. Download it on a machine "
-            f"with access (`huggingface-cli download {path_or_id} --local-dir <folder>`) and set the path to that folder."
+            f"{what}: hub id '{path_or_id}' is not available from {where}: {error}. On a machine with access, "
+            f"{how_to_get(what)}"
         ) from error
 
 
@@ -178,17 +189,17 @@ def load_components(
         svd_folder = resolve_folder(svd_path, ["unet/*", "vae/*", "image_encoder/*", "scheduler/*", "*.json"], "SVD")
         missing = missing_svd_files(svd_folder)
         if missing:
-            problems.append(f"SVD folder {svd_folder} lacks {missing}")
+            problems.append(f"SVD folder {svd_folder} lacks {missing}; {how_to_get('SVD')}")
     except MissingWeightsError as error:
         problems.append(str(error))
     if adaptor_path is None:
-        problems.append("MOFA flow adaptor: no path given (set decoder.adaptor_path to MOFA-Video's ckpts/controlnet folder)")
+        problems.append(f"MOFA flow adaptor: no path given; {how_to_get('MOFA flow adaptor')}")
     else:
         try:
             adaptor_folder = resolve_folder(adaptor_path, ["*.json", "*.safetensors"], "MOFA flow adaptor")
             missing = missing_adaptor_files(adaptor_folder)
             if missing:
-                problems.append(f"MOFA adaptor folder {adaptor_folder} lacks {missing}")
+                problems.append(f"MOFA adaptor folder {adaptor_folder} lacks {missing}; {how_to_get('MOFA flow adaptor')}")
         except MissingWeightsError as error:
             problems.append(str(error))
     if problems:

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamics_codec.decoder.softsplat import NORMALISATION_EPS, softsplat, softsplat_with_weight
+from dynamics_codec.warping import NORMALISATION_EPS, softsplat, softsplat_with_weight
 from dynamics_codec.errors import InputError
 from parity import case_params, load_case
 
