@@ -163,5 +163,42 @@ def test_frames_without_motion_round_trip_and_cost_at_most_two_bits_each(model):
 def test_old_format_version_is_refused_with_a_clear_message(clip, model):
     data = bytearray(_encoder(model).encode(clip.frames, clip.fps).bitstream)
     data[3] = 1  # the version byte of a stream written before the motion flags
-    with pytest.raises(BitstreamError, match="version 1 .*no per-frame motion flags; re-encode"):
+    with pytest.raises(BitstreamError, match="version 1 .*no per-frame motion flags and no checksum; re-encode"):
+        _decoder(model).decode(bytes(data))
+
+
+def test_every_single_bit_flip_is_detected(clip, model):
+    """Exhaustively: each of the stream's bits flipped alone is refused with BitstreamError -- in the
+    header or the motion payload by the stream's CRC-32 (parse_stream, before anything is decoded), in
+    the key-frame payload by that payload's CRC-16 (before the key-frame codec runs)."""
+    from dynamics_codec.keyframe import unpack_payload
+
+    data = _encoder(model).encode(clip.frames, clip.fps).bitstream
+    parsed = parse_stream(data)
+    assert any(parsed.motion_payload) and parsed.header.inter_frames == 5
+    head = parsed.bits["header"] // 8
+    key_end = head + len(parsed.keyframe_payload)
+    checked = {"header": 0, "keyframe": 0, "motion": 0}
+    for i in range(len(data)):
+        for bit in range(8):
+            flipped = bytearray(data)
+            flipped[i] ^= 1 << bit
+            if head <= i < key_end:  # the stream's structure is intact; the key-frame payload is not
+                with pytest.raises(BitstreamError):
+                    unpack_payload(parse_stream(bytes(flipped)).keyframe_payload)
+                checked["keyframe"] += 1
+            else:
+                with pytest.raises(BitstreamError):
+                    parse_stream(bytes(flipped))
+                checked["header" if i < head else "motion"] += 1
+    assert checked == {"header": 8 * head, "keyframe": 8 * len(parsed.keyframe_payload),
+                       "motion": 8 * len(parsed.motion_payload)}
+    assert checked["motion"] >= 80
+
+
+def test_a_flipped_motion_bit_is_refused_before_decoding(clip, model):
+    enc = _encoder(model).encode(clip.frames, clip.fps)
+    data = bytearray(enc.bitstream)
+    data[-1] ^= 0x10  # the last byte of the motion payload
+    with pytest.raises(BitstreamError, match="checksum mismatch.*motion payload is corrupt"):
         _decoder(model).decode(bytes(data))
