@@ -6,17 +6,31 @@ Each ``*_command(cfg)`` takes the composed config of its script and prints a hum
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from dynamics_codec.bitstream import read_stream_file, write_stream_file
-from dynamics_codec.codec import DecodeResult, EncodeResult, build_encoder, build_stream_decoder, load_motion_model
+from dynamics_codec.codec import (
+    DecodedFrames,
+    EncodeResult,
+    build_decode_limits,
+    build_encoder,
+    build_keyframe_codec,
+    build_stream_decoder,
+    build_token_coding,
+    load_motion_model,
+)
 from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.io import read_video, to_test_format, write_video
+from dynamics_codec.io.video import check_output_suffix
 from dynamics_codec.metrics import psnr_per_frame
-from dynamics_codec.utils.files import atomic_write_text
+from dynamics_codec.utils.config import check_device
+from dynamics_codec.utils.files import atomic_write_text, check_output_path, prepare_output_folder
+
+log = logging.getLogger(__name__)
 
 
 def _require(cfg: DictConfig, key: str, hint: str) -> str:
@@ -26,18 +40,38 @@ def _require(cfg: DictConfig, key: str, hint: str) -> str:
     return str(value)
 
 
+def _video_options(cfg: DictConfig) -> dict:
+    """``video.*`` as checked values: size (None or even >= 2), num_frames (None or >= 1), start >= 0, stride >= 1."""
+    v = cfg.video
+
+    def integer(key: str, low: int, allow_null: bool, what: str):
+        value = v.get(key)
+        if value is None and allow_null:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"video.{key}={value} is not allowed: {what}")
+        return value
+
+    size = integer("size", 2, True, "pass null to keep the input's size, or an even number of pixels (the paper: 384)")
+    if size is not None and size % 2:
+        raise ConfigError(f"video.size={size} is odd; 4:2:0 coding needs an even size (e.g. video.size={size + 1})")
+    return {"size": size,
+            "num_frames": integer("num_frames", 1, True, "pass null for all frames, or a count >= 1"),
+            "start": integer("start", 0, False, "the first frame's index, >= 0"),
+            "stride": integer("stride", 1, False, "take every stride-th frame, >= 1 (1 = every frame)")}
+
+
 def read_input_video(cfg: DictConfig) -> tuple[np.ndarray, float]:
     """The encoder's input in the configured test format: uint8 [T,H,W,3] and fps."""
     video_cfg = cfg.video
     path = _require(cfg, "input", "pass input=<video file, .y4m, .yuv or PNG folder>")
+    opts = _video_options(cfg)
     size = tuple(video_cfg.yuv_size) if video_cfg.get("yuv_size") else None
-    num = video_cfg.get("num_frames")
-    stride = int(video_cfg.get("stride") or 1)
-    start = int(video_cfg.get("start") or 0)
+    num, stride, start = opts["num_frames"], opts["stride"], opts["start"]
     max_frames = None if num is None else (int(num) - 1) * stride + 1
     clip = read_video(path, size=size, fps=video_cfg.get("fps"), start=start, max_frames=max_frames)
     frames = clip.frames
-    if num is not None or video_cfg.get("size"):
+    if num is not None or opts["size"]:
         n = frames.shape[0] if num is None else int(num)
         if frames.shape[0] < (n - 1) * stride + 1:
             raise InputError(
@@ -45,11 +79,55 @@ def read_input_video(cfg: DictConfig) -> tuple[np.ndarray, float]:
                 f"video.num_frames={n}, video.start={start}, video.stride={stride}; use video.num_frames=null "
                 "to code all frames"
             )
-        if video_cfg.get("size"):
-            frames = to_test_format(frames, size=int(video_cfg.size), num_frames=n, start=0, stride=stride)
+        if opts["size"]:
+            short = min(frames.shape[1:3])
+            if opts["size"] > short:
+                log.warning(f"{path} is {frames.shape[2]}x{frames.shape[1]}: video.size={opts['size']} upscales it "
+                            f"{opts['size'] / short:.1f}x (no new detail, more bits); pass video.size=null to code it "
+                            "at its own size")
+            frames = to_test_format(frames, size=opts["size"], num_frames=n, start=0, stride=stride)
         else:
             frames = frames[: (n - 1) * stride + 1 : stride]
     return np.ascontiguousarray(frames), clip.fps
+
+
+def _checked_output(cfg: DictConfig, hint: str, inputs: list[str]) -> tuple[str, bool]:
+    """``output`` and ``overwrite``, refused early if writing there could destroy something
+    (see :func:`dynamics_codec.utils.files.check_output_path`)."""
+    output = _require(cfg, "output", hint)
+    overwrite = bool(cfg.get("overwrite", False))
+    check_output_path(output, overwrite=overwrite, inputs=inputs)
+    return output, overwrite
+
+
+def validate_encode_config(cfg: DictConfig) -> tuple[str, bool]:
+    """Everything ``encode.py`` can check before reading the video; returns (output, overwrite)."""
+    path = _require(cfg, "input", "pass input=<video file, .y4m, .yuv or PNG folder>")
+    output = _require(cfg, "output", "pass output=<file.dcv>")
+    if Path(output).suffix.lower() != ".dcv":
+        raise ConfigError(f"output={output}: encode.py writes a .dcv stream; pass output=<name>.dcv")
+    if not Path(path).exists():
+        raise InputError(f"input={path}: no such file or folder")
+    result = _checked_output(cfg, "pass output=<file.dcv>", [path])
+    check_device(cfg.get("device", "cpu"))
+    codec, qp = build_keyframe_codec(cfg)
+    lo, hi = codec.qp_range
+    if not lo <= qp <= hi:
+        raise ConfigError(f"keyframe.qp={qp} is outside {codec.name}'s range {lo}..{hi}; pass keyframe.qp=<{lo}..{hi}>")
+    try:
+        build_token_coding(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"entropy: {err} (the quantisation step: e.g. entropy.step=0.1)") from err
+    _video_options(cfg)
+    return result
+
+
+def warn_if_motion_was_quantised_away(result: EncodeResult, step: float) -> None:
+    """Say so when ``entropy.step`` is so coarse that every token quantises to zero."""
+    if result.tokens.size and float(np.abs(result.tokens).max()) < step / 2:
+        largest = float(np.abs(result.tokens).max())
+        log.warning(f"entropy.step={step:g} quantises every token to zero (largest |token| {largest:.3g} < step/2): "
+                    f"the stream carries no motion; use a step well below {2 * largest:.3g}, e.g. entropy.step=0.1")
 
 
 def format_bits_report(bits: dict[str, int], num_frames: int, fps: float) -> str:
@@ -79,11 +157,12 @@ def format_encode_report(result: EncodeResult, model_description: str) -> str:
 
 
 def encode_command(cfg: DictConfig) -> EncodeResult:
-    output = _require(cfg, "output", "pass output=<file.dcv>")
+    output, overwrite = validate_encode_config(cfg)
     frames, fps = read_input_video(cfg)
     encoder = build_encoder(cfg)
     result = encoder.encode(frames, fps)
-    write_stream_file(output, result.bitstream)
+    warn_if_motion_was_quantised_away(result, encoder.coding.step)
+    write_stream_file(output, result.bitstream, overwrite=overwrite)
     print(f"{cfg.input} -> {output}: {frames.shape[2]}x{frames.shape[1]}, {frames.shape[0]} frames @ {fps:g} fps")
     print(format_encode_report(result, encoder.model.describe()))
     if cfg.get("report_quality", False):
@@ -93,12 +172,27 @@ def encode_command(cfg: DictConfig) -> EncodeResult:
     return result
 
 
-def decode_command(cfg: DictConfig) -> DecodeResult:
+def validate_decode_config(cfg: DictConfig) -> tuple[str, str, bool]:
+    """Everything ``decode.py`` can check before decoding; returns (input, output, overwrite)."""
     path = _require(cfg, "input", "pass input=<file.dcv>")
-    output = _require(cfg, "output", "pass output=<video.mp4 | video.mkv | .y4m | .yuv | png folder>")
+    hint = "pass output=<video.mp4 | video.mkv | .y4m | .yuv | png folder>"
+    output = _require(cfg, "output", hint)
+    if not Path(path).is_file():
+        raise InputError(f"input={path}: no such file; pass input=<file.dcv> (a stream written by scripts/encode.py)")
+    check_output_suffix(output)
+    output, overwrite = _checked_output(cfg, hint, [path])
+    check_device(cfg.get("device", "cpu"))
+    build_decode_limits(cfg)
+    return path, output, overwrite
+
+
+def decode_command(cfg: DictConfig) -> DecodedFrames:
+    """Decode ``input`` to ``output``, writing frames as they are rendered (memory does not grow
+    with the number of frames)."""
+    path, output, overwrite = validate_decode_config(cfg)
     decoder = build_stream_decoder(cfg)
-    result = decoder.decode(read_stream_file(path))
-    write_video(result.frames, output, result.fps)
+    result = decoder.decode_chunks(read_stream_file(path))
+    write_video(result, output, result.fps, overwrite=overwrite)
     h = result.header
     print(f"{path} -> {output}: {h.width}x{h.height}, {h.frames} frames @ {result.fps:g} fps, decoder={cfg.decoder.name}")
     print(format_bits_report(result.bits, h.frames, result.fps))
@@ -165,6 +259,10 @@ def zero_motion_at_bits(codec, frames: np.ndarray, budget_bits: int, qps: range)
     return {"qp": None, "bits": None, "psnr_inter_frames_db": float("nan")}
 
 
+#: what the demo writes into its ``output_dir`` (a folder holding only these is the demo's own)
+DEMO_FILES = ("demo.dcv", "reconstruction.mkv", "reconstruction.mp4", "side_by_side.mp4", "motion.png", "summary.json")
+
+
 def demo_command(cfg: DictConfig) -> dict:
     """Encode and decode a synthetic clip; print bits, kbps and PSNR; write outputs."""
     from dynamics_codec.data import make_synthetic_clip
@@ -174,7 +272,8 @@ def demo_command(cfg: DictConfig) -> dict:
         str(c.image), size=int(c.size), num_frames=int(c.num_frames), fps=float(c.fps),
         max_displacement=float(c.max_displacement), rng=np.random.default_rng(int(c.seed)),
     )
-    out_dir = Path(cfg.output_dir)
+    out_dir = prepare_output_folder(cfg.output_dir, overwrite=bool(cfg.get("overwrite", False)), key="output_dir",
+                                    own_names=DEMO_FILES)
     model = load_motion_model(cfg)
     encoder = build_encoder(cfg, model=model)
     result = encoder.encode(clip.frames, clip.fps)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 #: The file that marks a folder as written by this package (so it may be replaced later).
 OUTPUT_MARKER = ".dynamics_codec_output"
+_MARKER_TEXT = "written by dynamics_codec; it may replace this folder's content when asked to (overwrite=true)\n"
 
 
 def is_own_output_folder(path: str | os.PathLike) -> bool:
@@ -72,6 +73,27 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False, input
     elif (final.exists() or final.is_symlink()) and not overwrite:
         raise ConfigError(f"{key}={path} exists; pass overwrite=true to replace it or {key}=<new name>")
     return final
+
+
+def prepare_output_folder(path: str | os.PathLike, *, overwrite: bool = False, key: str = "output_dir",
+                          own_names: Iterable[str] = ()) -> Path:
+    """A folder a command writes several named files into (e.g. the demo's ``outputs/demo``).
+
+    A new folder is created and marked as the tool's; an existing one is used only if it is the
+    tool's (marked, or holding nothing but ``own_names``: a folder from before the marker existed)
+    and ``overwrite`` is true -- then the files the command writes replace their old versions and
+    nothing else in it is touched. Everything else is refused as by :func:`check_output_path`.
+    """
+    folder = Path(path)
+    names = set(own_names)
+    if folder.is_dir() and not folder.is_symlink() and not (folder / OUTPUT_MARKER).exists():
+        entries = [p.name for p in folder.iterdir()]
+        if entries and all(name in names for name in entries):
+            (folder / OUTPUT_MARKER).write_text(_MARKER_TEXT)  # adopt an earlier run's folder
+    check_output_path(folder, overwrite=overwrite, key=key)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / OUTPUT_MARKER).write_text(_MARKER_TEXT)
+    return folder
 
 
 def _raise_on_sigterm(signum, frame):  # noqa: ANN001 - signal handler signature
@@ -115,7 +137,7 @@ def atomic_output_path(path: str | os.PathLike, *, suffix: str | None = None,
             if not (tmp.exists() or tmp.is_symlink()):
                 raise FileNotFoundError(f"nothing was written to the temporary output {tmp} for {final}")
             if tmp.is_dir() and not tmp.is_symlink():
-                (tmp / OUTPUT_MARKER).write_text("written by dynamics_codec; may be replaced by it (overwrite=true)\n")
+                (tmp / OUTPUT_MARKER).write_text(_MARKER_TEXT)
             check_output_path(final, overwrite=overwrite)  # again: something may have appeared meanwhile
             if final.is_dir() and not final.is_symlink():
                 old = private / "replaced"
