@@ -266,12 +266,14 @@ class Encoder:
 class DecodeLimits:
     """What a stream may make the decoder do, checked from the header before anything is allocated.
 
-    The format allows up to 8192x8192 pixels and 100,000 frames; these defaults are far above the
-    paper's 384x384 x 50 frames and what a desktop decodes comfortably. Frames are rendered and
-    handed out in chunks, so memory does not grow with the number of frames (the time does).
+    The format allows up to 8192x8192 pixels and 100,000 frames. The defaults, Full HD and 10,000
+    frames, are far above the paper's 384x384 x 50 frames and decode within about 1.5 GB: frames
+    are rendered and handed out in chunks (:data:`CHUNK_PIXELS`, at least one frame), so memory
+    grows with the picture size (the warp decoder needs ~170 bytes per pixel of a chunk) but not
+    with the number of frames (the time does). A 4K stream needs ``limits.max_pixels`` raised.
     """
 
-    max_pixels: int = 4096 * 4096  # width * height of one frame
+    max_pixels: int = 1920 * 1088  # width * height of one frame (Full HD, coded height)
     max_frames: int = 10_000  # frames of the video, key frame included
 
     def __post_init__(self) -> None:
