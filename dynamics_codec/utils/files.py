@@ -139,9 +139,10 @@ def atomic_output_path(path: str | os.PathLike, *, suffix: str | None = None,
             if tmp.is_dir() and not tmp.is_symlink():
                 (tmp / OUTPUT_MARKER).write_text(_MARKER_TEXT)
             check_output_path(final, overwrite=overwrite)  # again: something may have appeared meanwhile
-            if final.is_dir() and not final.is_symlink():
-                old = private / "replaced"
-                os.rename(final, old)  # our own output folder: kept until the new one is in place
+            exists = final.exists() or final.is_symlink()
+            if exists and ((final.is_dir() and not final.is_symlink()) or (tmp.is_dir() and not tmp.is_symlink())):
+                old = private / (final.name + ".replaced")
+                os.rename(final, old)  # an own folder (or a file a folder replaces): kept until the new one is in place
                 try:
                     os.rename(tmp, final)
                 except BaseException:

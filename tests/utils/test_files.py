@@ -20,6 +20,7 @@ from dynamics_codec.utils.files import (
     atomic_write_bytes,
     check_output_path,
     is_own_output_folder,
+    prepare_output_folder,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +100,38 @@ def test_own_output_folder_is_marked_and_replaced_only_with_overwrite(tmp_path):
         (tmp / "b.png").write_bytes(b"2")
     assert sorted(p.name for p in folder.iterdir()) == [OUTPUT_MARKER, "b.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+def test_a_folder_output_replaces_a_file_only_with_overwrite(tmp_path):
+    target = tmp_path / "frames"
+    target.write_bytes(b"a file")
+    with pytest.raises(ConfigError, match="overwrite=true"):
+        with atomic_output_path(target, suffix="", overwrite=False) as tmp:
+            tmp.mkdir()
+    assert target.read_bytes() == b"a file"
+    with atomic_output_path(target, suffix="", overwrite=True) as tmp:
+        tmp.mkdir()
+        (tmp / "frame_00000.png").write_bytes(b"x")
+    assert is_own_output_folder(target) and sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+def test_a_command_output_folder_is_reused_only_if_it_is_the_commands_own(tmp_path):
+    names = ("demo.dcv", "summary.json")
+    new = prepare_output_folder(tmp_path / "demo", overwrite=True, own_names=names)
+    assert is_own_output_folder(new)
+    (new / "demo.dcv").write_bytes(b"1")
+    assert prepare_output_folder(new, overwrite=True, own_names=names) == new and (new / "demo.dcv").exists()
+    with pytest.raises(ConfigError, match="overwrite=true"):
+        prepare_output_folder(new, overwrite=False, own_names=names)
+    legacy = tmp_path / "legacy"  # a folder an earlier version of the command wrote (no marker yet)
+    legacy.mkdir()
+    (legacy / "summary.json").write_text("{}")
+    assert is_own_output_folder(prepare_output_folder(legacy, overwrite=True, own_names=names))
+    user = _user_folder(tmp_path)
+    before = _tree(user)
+    with pytest.raises(ConfigError, match="output_dir=.*did not write"):
+        prepare_output_folder(user, overwrite=True, own_names=names)
+    assert _tree(user) == before and not (user / OUTPUT_MARKER).exists()
 
 
 def test_the_temporary_output_lives_in_a_private_folder_and_is_removed_on_error(tmp_path):
