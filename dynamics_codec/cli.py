@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from dynamics_codec.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from dynamics_codec.codec import DecodeResult, EncodeResult
+    from dynamics_codec.codec import DecodedFrames, EncodeResult
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +37,43 @@ def _require(cfg: DictConfig, key: str, hint: str) -> str:
     return str(value)
 
 
+def _video_options(cfg: DictConfig) -> dict:
+    """``video.*`` as checked values: size (None or even >= 2), num_frames (None or >= 1), start >= 0, stride >= 1."""
+    v = cfg.video
+
+    def integer(key: str, low: int, allow_null: bool, what: str):
+        value = v.get(key)
+        if value is None and allow_null:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"video.{key}={value} is not allowed: {what}")
+        return value
+
+    size = integer("size", 2, True, "pass null to keep the input's size, or an even number of pixels (the paper: 384)")
+    if size is not None and size % 2:
+        raise ConfigError(f"video.size={size} is odd; 4:2:0 coding needs an even size (e.g. video.size={size + 1})")
+    return {"size": size,
+            "num_frames": integer("num_frames", 1, True, "pass null for all frames, or a count >= 1"),
+            "start": integer("start", 0, False, "the first frame's index, >= 0"),
+            "stride": integer("stride", 1, False, "take every stride-th frame, >= 1 (1 = every frame)")}
+
+
 def read_input_video(cfg: DictConfig) -> tuple[np.ndarray, float]:
     """The encoder's input in the configured test format: uint8 [T,H,W,3] and fps."""
     from dynamics_codec.io import read_video, to_test_format
 
     video_cfg = cfg.video
     path = _require(cfg, "input", "pass input=<video file, .y4m, .yuv or PNG folder>")
+    opts = _video_options(cfg)
     size = tuple(video_cfg.yuv_size) if video_cfg.get("yuv_size") else None
     if Path(path).suffix.lower() == ".yuv" and (size is None or video_cfg.get("fps") is None):
         raise InputError(f"{path}: raw .yuv has no header; pass video.yuv_size=[W,H] and video.fps=<fps> "
                          f"(found video.yuv_size={video_cfg.get('yuv_size')}, video.fps={video_cfg.get('fps')})")
-    num = video_cfg.get("num_frames")
-    stride = int(video_cfg.get("stride") or 1)
-    start = int(video_cfg.get("start") or 0)
+    num, stride, start = opts["num_frames"], opts["stride"], opts["start"]
     max_frames = None if num is None else (int(num) - 1) * stride + 1
     clip = read_video(path, size=size, fps=video_cfg.get("fps"), start=start, max_frames=max_frames)
     frames = clip.frames
-    if num is not None or video_cfg.get("size"):
+    if num is not None or opts["size"]:
         n = frames.shape[0] if num is None else int(num)
         if frames.shape[0] < (n - 1) * stride + 1:
             raise InputError(
@@ -61,8 +81,13 @@ def read_input_video(cfg: DictConfig) -> tuple[np.ndarray, float]:
                 f"video.num_frames={n}, video.start={start}, video.stride={stride}; use video.num_frames=null "
                 "to code all frames"
             )
-        if video_cfg.get("size"):
-            frames = to_test_format(frames, size=int(video_cfg.size), num_frames=n, start=0, stride=stride)
+        if opts["size"]:
+            short = min(frames.shape[1:3])
+            if opts["size"] > short:
+                log.warning(f"{path} is {frames.shape[2]}x{frames.shape[1]}: video.size={opts['size']} upscales it "
+                            f"{opts['size'] / short:.1f}x (no new detail, more bits); pass video.size=null to code it "
+                            "at its own size")
+            frames = to_test_format(frames, size=opts["size"], num_frames=n, start=0, stride=stride)
         else:
             frames = frames[: (n - 1) * stride + 1 : stride]
     return np.ascontiguousarray(frames), clip.fps
@@ -116,6 +141,51 @@ def format_psnr(psnr: dict[str, Any]) -> str:
             f"{f(psnr['inter_frames_db'])}, key frame {f(psnr['key_frame_db'])}")
 
 
+def _checked_output(cfg: DictConfig, hint: str, inputs: list[str]) -> tuple[str, bool]:
+    """``output`` and ``overwrite``, refused early if writing there could destroy something
+    (see :func:`dynamics_codec.utils.files.check_output_path`)."""
+    output = _require(cfg, "output", hint)
+    overwrite = bool(cfg.get("overwrite", False))
+    from dynamics_codec.utils.files import check_output_path
+
+    check_output_path(output, overwrite=overwrite, inputs=inputs)
+    check_output_path(summary_path(output), overwrite=overwrite, inputs=inputs)  # the JSON summary beside it
+    return output, overwrite
+
+
+def validate_encode_config(cfg: DictConfig) -> tuple[str, bool]:
+    """Everything ``encode.py`` can check before reading the video; returns (output, overwrite)."""
+    from dynamics_codec.codec import build_keyframe_codec, build_token_coding
+    from dynamics_codec.utils.config import check_device
+
+    path = _require(cfg, "input", "pass input=<video file, .y4m, .yuv or PNG folder>")
+    output = _require(cfg, "output", "pass output=<file.dcv>")
+    if Path(output).suffix.lower() != ".dcv":
+        raise ConfigError(f"output={output}: encode.py writes a .dcv stream; pass output=<name>.dcv")
+    if not Path(path).exists():
+        raise InputError(f"input={path}: no such file or folder")
+    result = _checked_output(cfg, "pass output=<file.dcv>", [path])
+    check_device(cfg.get("device", "cpu"))
+    codec, qp = build_keyframe_codec(cfg)
+    lo, hi = codec.qp_range
+    if not lo <= qp <= hi:
+        raise ConfigError(f"keyframe.qp={qp} is outside {codec.name}'s range {lo}..{hi}; pass keyframe.qp=<{lo}..{hi}>")
+    try:
+        build_token_coding(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"entropy: {err} (the quantisation step: e.g. entropy.step=0.1)") from err
+    _video_options(cfg)
+    return result
+
+
+def warn_if_motion_was_quantised_away(result: EncodeResult, step: float) -> None:
+    """Say so when ``entropy.step`` is so coarse that every token quantises to zero."""
+    if result.tokens.size and float(np.abs(result.tokens).max()) < step / 2:
+        largest = float(np.abs(result.tokens).max())
+        log.warning(f"entropy.step={step:g} quantises every token to zero (largest |token| {largest:.3g} < step/2): "
+                    f"the stream carries no motion; use a step well below {2 * largest:.3g}, e.g. entropy.step=0.1")
+
+
 def kbps_per_part(bits: dict[str, int], num_frames: int, fps: float) -> dict[str, float]:
     seconds = num_frames / fps
     return {part: value / seconds / 1000 for part, value in bits.items()}
@@ -162,12 +232,12 @@ def summary_path(output: str | Path) -> Path:
     return out.with_name(out.name + ".json")
 
 
-def write_summary(output: str | Path, summary: dict[str, Any]) -> Path:
+def write_summary(output: str | Path, summary: dict[str, Any], overwrite: bool = True) -> Path:
     from dynamics_codec.utils.files import atomic_write_text
 
     path = summary_path(output)
     record = {**summary, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n", overwrite=overwrite)
     return path
 
 
@@ -179,7 +249,7 @@ def encode_command(cfg: DictConfig) -> EncodeResult:
     from dynamics_codec.bitstream import write_stream_file
     from dynamics_codec.codec import build_encoder, build_stream_decoder
 
-    output = _require(cfg, "output", "pass output=<file.dcv>")
+    output, overwrite = validate_encode_config(cfg)
     quality = bool(cfg.get("report_quality", False))
     stages = Stages(["read", "model", "encode", "write"] + (["quality"] if quality else []),
                     enabled=bool(cfg.get("progress", True)), desc="encode")
@@ -189,8 +259,9 @@ def encode_command(cfg: DictConfig) -> EncodeResult:
         encoder = build_encoder(cfg)
     with stages("encode"):
         result = encoder.encode(frames, fps)
+    warn_if_motion_was_quantised_away(result, encoder.coding.step)
     with stages("write"):
-        write_stream_file(output, result.bitstream)
+        write_stream_file(output, result.bitstream, overwrite=overwrite)
     psnr = None
     if quality:
         with stages("quality"):
@@ -208,7 +279,7 @@ def encode_command(cfg: DictConfig) -> EncodeResult:
         "timings_s": {**timings, "encode_stages": result.timings,
                       **({"decode_stages": decoded.timings} if quality else {})},
     }
-    path = write_summary(output, summary)
+    path = write_summary(output, summary, overwrite=overwrite)
     log.info(f"{cfg.input} -> {output}: {frames.shape[2]}x{frames.shape[1]}, {frames.shape[0]} frames @ {fps:g} fps")
     log.info(format_encode_report(result, encoder.model.describe()))
     if psnr is not None:
@@ -217,24 +288,40 @@ def encode_command(cfg: DictConfig) -> EncodeResult:
     return result
 
 
-def decode_command(cfg: DictConfig) -> DecodeResult:
+def validate_decode_config(cfg: DictConfig) -> tuple[str, str, bool]:
+    """Everything ``decode.py`` can check before decoding; returns (input, output, overwrite)."""
+    from dynamics_codec.codec import build_decode_limits
+    from dynamics_codec.io.video import check_output_suffix
+    from dynamics_codec.utils.config import check_device
+
+    path = _require(cfg, "input", "pass input=<file.dcv>")
+    hint = "pass output=<video.mp4 | video.mkv | .y4m | .yuv | png folder>"
+    output = _require(cfg, "output", hint)
+    if not Path(path).is_file():
+        raise InputError(f"input={path}: no such file; pass input=<file.dcv> (a stream written by scripts/encode.py)")
+    check_output_suffix(output)
+    output, overwrite = _checked_output(cfg, hint, [path])
+    check_device(cfg.get("device", "cpu"))
+    build_decode_limits(cfg)
+    return path, output, overwrite
+
+
+def decode_command(cfg: DictConfig) -> DecodedFrames:
+    """Decode ``input`` to ``output``, writing frames as they are rendered (memory does not grow
+    with the number of frames)."""
     from dynamics_codec.bitstream import read_stream_file
     from dynamics_codec.codec import build_stream_decoder
     from dynamics_codec.io import write_video
 
-    path = _require(cfg, "input", "pass input=<file.dcv>")
-    output = _require(cfg, "output", "pass output=<video.mp4 | video.mkv | .y4m | .yuv | png folder>")
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such file; pass input=<file.dcv> (a stream written by scripts/encode.py)")
-    stages = Stages(["read", "model", "decode", "write"], enabled=bool(cfg.get("progress", True)), desc="decode")
+    path, output, overwrite = validate_decode_config(cfg)
+    stages = Stages(["read", "model", "decode and write"], enabled=bool(cfg.get("progress", True)), desc="decode")
     with stages("read"):
         data = read_stream_file(path)
     with stages("model"):
         decoder = build_stream_decoder(cfg)
-    with stages("decode"):
-        result = decoder.decode(data)
-    with stages("write"):
-        write_video(result.frames, output, result.fps)
+    with stages("decode and write"):
+        result = decoder.decode_chunks(data)
+        write_video(result, output, result.fps, overwrite=overwrite)
     timings = stages.close()
     h = result.header
     summary = {
@@ -243,7 +330,7 @@ def decode_command(cfg: DictConfig) -> DecodeResult:
         "bits": dict(result.bits), "kbps": kbps_per_part(result.bits, h.frames, result.fps),
         "timings_s": {**timings, "decode_stages": result.timings},
     }
-    summary_file = write_summary(output, summary)
+    summary_file = write_summary(output, summary, overwrite=overwrite)
     log.info(f"{path} -> {output}: {h.width}x{h.height}, {h.frames} frames @ {result.fps:g} fps, "
              f"decoder={cfg.decoder.name}")
     log.info(format_bits_report(result.bits, h.frames, result.fps))
@@ -313,20 +400,25 @@ def zero_motion_at_bits(codec, frames: np.ndarray, budget_bits: int, qps: range)
     return {"qp": None, "bits": None, "psnr_inter_frames_db": float("nan")}
 
 
+#: what the demo writes into its ``output_dir`` (a folder holding only these is the demo's own)
+DEMO_FILES = ("demo.dcv", "reconstruction.mkv", "reconstruction.mp4", "side_by_side.mp4", "motion.png", "summary.json")
+
+
 def demo_command(cfg: DictConfig) -> dict:
     """Encode and decode a synthetic clip; report bits, kbps and PSNR; write outputs."""
     from dynamics_codec.bitstream import read_stream_file, write_stream_file
     from dynamics_codec.codec import build_encoder, build_stream_decoder, load_motion_model
     from dynamics_codec.data import make_synthetic_clip
     from dynamics_codec.io import write_video
-    from dynamics_codec.utils.files import atomic_write_text
+    from dynamics_codec.utils.files import atomic_write_text, prepare_output_folder
 
     c = cfg.clip
     clip = make_synthetic_clip(
         str(c.image), size=int(c.size), num_frames=int(c.num_frames), fps=float(c.fps),
         max_displacement=float(c.max_displacement), rng=np.random.default_rng(int(c.seed)),
     )
-    out_dir = Path(cfg.output_dir)
+    out_dir = prepare_output_folder(cfg.output_dir, overwrite=bool(cfg.get("overwrite", False)), key="output_dir",
+                                    own_names=DEMO_FILES)
     model = load_motion_model(cfg)
     encoder = build_encoder(cfg, model=model)
     result = encoder.encode(clip.frames, clip.fps)

@@ -36,9 +36,10 @@ from dynamics_codec.errors import BitstreamError, ConfigError, InputError
 from dynamics_codec.flow import FlowBackend, build_flow_backend
 from dynamics_codec.io.video import fps_fraction
 from dynamics_codec.keyframe import KeyframeCodec, get_keyframe_codec, keyframe_codec_class_for_id
+from dynamics_codec.keyframe import unpack_payload as unpack_keyframe_payload
 from dynamics_codec.motion_model import MotionModel
 from dynamics_codec.sampler import WatershedSampler
-from dynamics_codec.utils.config import section_options
+from dynamics_codec.utils.config import check_device, section_options
 
 
 
@@ -354,6 +355,70 @@ class Encoder:
         )
 
 
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What a stream may make the decoder do, checked from the header before anything is allocated.
+
+    The format allows up to 8192x8192 pixels and 100,000 frames. The defaults, Full HD and 10,000
+    frames, are far above the paper's 384x384 x 50 frames and decode within about 1.5 GB: frames
+    are rendered and handed out in chunks (:data:`CHUNK_PIXELS`, at least one frame), so memory
+    grows with the picture size (the warp decoder needs ~170 bytes per pixel of a chunk) but not
+    with the number of frames (the time does). A 4K stream needs ``limits.max_pixels`` raised.
+    """
+
+    max_pixels: int = 1920 * 1088  # width * height of one frame (Full HD, coded height)
+    max_frames: int = 10_000  # frames of the video, key frame included
+
+    def __post_init__(self) -> None:
+        for name in ("max_pixels", "max_frames"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"limits.{name} must be a positive integer, found {value!r}")
+
+    def check(self, header: StreamHeader) -> None:
+        pixels = header.width * header.height
+        if pixels > self.max_pixels:
+            raise BitstreamError(
+                f"the stream claims {header.width}x{header.height} frames ({pixels} pixels), more than "
+                f"limits.max_pixels={self.max_pixels}; if you trust the stream, decode with limits.max_pixels={pixels}"
+            )
+        if header.frames > self.max_frames:
+            raise BitstreamError(
+                f"the stream claims {header.frames} frames, more than limits.max_frames={self.max_frames}; if you "
+                f"trust the stream, decode with limits.max_frames={header.frames}"
+            )
+
+
+#: Pixels rendered per chunk (8 frames at 384x384, about 200 MB of warping intermediates): bounds the
+#: decoder's working memory at any picture size and frame count.
+CHUNK_PIXELS = 8 * 384 * 384
+
+
+@dataclass
+class DecodedFrames:
+    """A stream whose header and payloads are decoded and checked; iterating renders the frames.
+
+    Iterating yields uint8 ``[t, H, W, 3]`` chunks in order (the first is the key frame alone), so a
+    writer can store a long video without holding it (see :meth:`StreamDecoder.decode_chunks`).
+    ``timings`` and ``flow`` (chunks of float32 ``[t, 2, H, W]``, if asked for) fill while iterating.
+    """
+
+    header: StreamHeader
+    bits: dict[str, int]
+    tokens: np.ndarray  # float32 [T-1, V, N]
+    active: np.ndarray  # bool [T-1]
+    chunks: Any  # the generator of frame chunks
+    timings: dict[str, float]
+    flow: list[torch.Tensor] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return float(self.header.fps)
+
+    def __iter__(self):
+        return self.chunks
+
+
 class StreamDecoder:
     """``.dcv`` bitstream -> frames, with the motion model the stream names."""
 
@@ -366,6 +431,7 @@ class StreamDecoder:
         chunk_frames: int = 16,
         keyframe_options: Mapping[str, Mapping[str, Any]] | None = None,
         generator_seed: int = 0,
+        limits: DecodeLimits | None = None,
     ) -> None:
         self.model = model.eval()
         self.frame_decoder = frame_decoder
@@ -374,6 +440,7 @@ class StreamDecoder:
         # constructor options per key-frame codec name, e.g. {"vtm": {"bin_dir": ...}}
         self.keyframe_options = {k: dict(v) for k, v in (keyframe_options or {}).items()}
         self.generator_seed = int(generator_seed)
+        self.limits = limits or DecodeLimits()
 
     def _check_model(self, header: StreamHeader) -> None:
         model = self.model
@@ -389,67 +456,121 @@ class StreamDecoder:
                 "checkpoint used for encoding>"
             )
 
-    def _decode_keyframe(self, payload: bytes) -> np.ndarray:
+    def _decode_keyframe(self, payload: bytes, header: StreamHeader) -> np.ndarray:
         if not payload:
             raise BitstreamError("the stream's key-frame payload is empty")
-        cls = keyframe_codec_class_for_id(payload[0])
-        return cls(**self.keyframe_options.get(cls.name, {})).decode(payload)
-
-    @torch.no_grad()
-    def decode(self, data: bytes | ParsedStream, *, keep_flow: bool = False) -> DecodeResult:
-        timer = _Timer()
-        parsed = data if isinstance(data, ParsedStream) else parse_stream(data)
-        header = parsed.header
-        self._check_model(header)
-        if parsed.keyframe_payload[:1] != bytes([int(header.keyframe_codec)]):
+        if payload[0] != int(header.keyframe_codec):
             raise BitstreamError(
                 f"the header names key-frame codec {header.keyframe_codec.name} but the key-frame payload starts "
-                f"with codec id {parsed.keyframe_payload[:1].hex() or 'nothing'}: the stream is corrupt"
+                f"with codec id {payload[:1].hex()}: the stream is corrupt"
             )
-        with timer("keyframe"):
-            key = self._decode_keyframe(parsed.keyframe_payload)
+        key_header, _ = unpack_keyframe_payload(payload)  # checksum and declared size, before the codec runs
+        if (key_header.width, key_header.height) != (header.width, header.height):
+            raise BitstreamError(
+                f"the key-frame payload declares {key_header.width}x{key_header.height} but the stream header "
+                f"{header.width}x{header.height}: the stream is corrupt"
+            )
+        cls = keyframe_codec_class_for_id(payload[0])
+        key = cls(**self.keyframe_options.get(cls.name, {})).decode(payload)
         if key.shape[:2] != (header.height, header.width):
             raise BitstreamError(
                 f"key frame decodes to {key.shape[1]}x{key.shape[0]} but the header says "
                 f"{header.width}x{header.height}"
             )
-        with timer("entropy"):
+        return key
+
+    def decode_chunks(self, data: bytes | ParsedStream, *, keep_flow: bool = False) -> DecodedFrames:
+        """Check and decode everything but the frames now (checksum, :class:`DecodeLimits`, weights,
+        motion payload, key frame); iterate the result to render the frames chunk by chunk.
+
+        Memory is bounded by the chunk size (:data:`CHUNK_PIXELS`, ``chunk_frames``), not by the
+        number of frames, for decoders that take frames in chunks (``frames_per_call``, e.g. warp);
+        a decoder that must see the whole sequence (the generative one) gets it in one call.
+        """
+        timer = _Timer()
+        parsed = data if isinstance(data, ParsedStream) else parse_stream(data)
+        header = parsed.header
+        self.limits.check(header)
+        self._check_model(header)
+        with timer("entropy"):  # bounded by the payload size (see dynamics_codec.entropy.coder)
             coding = TokenCodingConfig.from_header_fields(header.step, header.alpha, header.entropy_params)
             _, tokens, active = TokenCoder(coding).decode(parsed.motion_payload, *header.token_shape)
+        with timer("keyframe"):
+            key = self._decode_keyframe(parsed.keyframe_payload, header)
+        result = DecodedFrames(header=header, bits=parsed.bits, tokens=tokens, active=active, chunks=None,
+                               timings=timer.timings)
+        result.chunks = self._render(key, tokens, active, header, timer, result.flow if keep_flow else None)
+        return result
+
+    @torch.no_grad()
+    def _render(self, key: np.ndarray, tokens: np.ndarray, active: np.ndarray, header: StreamHeader,
+                timer: _Timer, flows: list | None):
+        yield key[None]
+        t_inter, h, w = header.inter_frames, header.height, header.width
+        if not t_inter:
+            return
         model = self.model.to(self.device)
         key_t = _to_tensor(key[None], self.device)
-        out = [key[None]]
-        flows = []
         gen = torch.Generator(device=self.device).manual_seed(self.generator_seed)
-        if header.inter_frames:
+        per_call = self.frame_decoder.frames_per_call
+        step = t_inter if per_call is None else max(1, min(per_call, self.chunk_frames, CHUNK_PIXELS // (h * w)))
+        key_features = None
+        for s in range(0, t_inter, step):
+            e = min(t_inter, s + step)
             with timer("generator"):
                 # frames without motion get zero flow (the warp decoder then shows the key frame)
-                flow_all = torch.zeros(1, header.inter_frames, 2, header.height, header.width, device=self.device)
-                idx = np.flatnonzero(active)
+                flow = torch.zeros(1, e - s, 2, h, w, device=self.device)
+                idx = np.flatnonzero(active[s:e])
                 if idx.size:
-                    key_features = model.generator.encode_key(key_t)
-                    tok = torch.from_numpy(tokens[idx]).to(self.device)[None]  # [1, A, V, N]
-                    flow_all[:, torch.from_numpy(idx).to(self.device)] = torch.cat([
-                        model.generator(key_t, tok[:, s : s + self.chunk_frames], key_features=key_features)
-                        for s in range(0, idx.size, self.chunk_frames)
+                    if key_features is None:
+                        key_features = model.generator.encode_key(key_t)
+                    tok = torch.from_numpy(tokens[s:e][idx]).to(self.device)[None]  # [1, A, V, N]
+                    flow[:, torch.from_numpy(idx).to(self.device)] = torch.cat([
+                        model.generator(key_t, tok[:, a : a + self.chunk_frames], key_features=key_features)
+                        for a in range(0, idx.size, self.chunk_frames)
                     ], dim=1)
-            step = self.frame_decoder.frames_per_call or header.inter_frames
             with timer("decoder"):
-                for s in range(0, header.inter_frames, step):
-                    frames = self.frame_decoder.decode(key_t, flow_all[:, s : s + step], generator=gen)[0]
-                    out.append(_to_uint8(frames))
-            if keep_flow:
-                flows.append(flow_all[0].cpu())
+                frames = _to_uint8(self.frame_decoder.decode(key_t, flow, generator=gen)[0])
+            if flows is not None:
+                flows.append(flow[0].cpu())
+            del flow
+            yield frames
+
+    def decode(self, data: bytes | ParsedStream, *, keep_flow: bool = False) -> DecodeResult:
+        """The whole video at once (see :meth:`decode_chunks` to write a long one as it renders)."""
+        stream = self.decode_chunks(data, keep_flow=keep_flow)
+        header = stream.header
+        frames = np.empty((header.frames, header.height, header.width, 3), np.uint8)
+        t = 0
+        for chunk in stream:
+            frames[t : t + len(chunk)] = chunk
+            t += len(chunk)
         return DecodeResult(
-            frames=np.concatenate(out, axis=0),
-            fps=float(header.fps),
+            frames=frames,
+            fps=stream.fps,
             header=header,
-            bits=parsed.bits,
-            tokens=tokens,
-            active=active,
-            flow=torch.cat(flows) if flows else None,
-            timings=timer.timings,
+            bits=stream.bits,
+            tokens=stream.tokens,
+            active=stream.active,
+            flow=torch.cat(stream.flow) if keep_flow and stream.flow else None,
+            timings=stream.timings,
         )
+
+
+def zero_motion_stream(key_payload: bytes, width: int, height: int, frames: int, fps: float, model: MotionModel,
+                       coding: TokenCodingConfig) -> bytes:
+    """A valid stream whose inter frames all carry no motion (each decodes to the key frame), as the
+    encoder writes for a still scene: ``key_payload`` from a key-frame codec, the motion payload
+    only flags. Used to measure the decoder on long videos without encoding them."""
+    v, n = model.num_vectors, model.num_values
+    coded = TokenCoder(coding).encode(np.zeros((frames - 1, v, n), np.float32), np.zeros(frames - 1, bool))
+    fps_frac = fps_fraction(fps)
+    step, alpha, params = coding.to_header_fields()
+    header = StreamHeader(width=width, height=height, frames=frames, fps_num=fps_frac.numerator,
+                          fps_den=fps_frac.denominator, token_vectors=v, token_values=n, step=step, alpha=alpha,
+                          entropy_params=params, keyframe_codec=KeyframeCodecId(key_payload[0]),
+                          tokenizer_hash=model.tokenizer_hash(), generator_hash=model.generator_hash())
+    return pack_stream(header, key_payload, coded.payload)
 
 
 # ---------------------------------------------------------------------------- config builders
@@ -503,12 +624,18 @@ def build_encoder(cfg, model: MotionModel | None = None) -> Encoder:
     )
 
 
+def build_decode_limits(cfg) -> DecodeLimits:
+    """``limits.max_pixels`` / ``limits.max_frames`` of a config (defaults where absent)."""
+    return DecodeLimits(**section_options(cfg.get("limits") or {}, ()))
+
+
 def build_stream_decoder(cfg, model: MotionModel | None = None) -> StreamDecoder:
     paths = cfg.get("paths") or {}
     keyframe_options = {"vtm": {"bin_dir": paths.get("vtm_bin_dir"), "cfg_dir": paths.get("vtm_cfg_dir")}}
     return StreamDecoder(
         model if model is not None else load_motion_model(cfg),
         build_decoder(cfg.decoder.name, **section_options(cfg.decoder)),
-        device=cfg.get("device", "cpu"),
+        device=check_device(cfg.get("device", "cpu")),
         keyframe_options=keyframe_options,
+        limits=build_decode_limits(cfg),
     )

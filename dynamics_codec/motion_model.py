@@ -91,12 +91,33 @@ class MotionModel(nn.Module):
                 f"motion-model checkpoint incomplete: missing {missing}. A checkpoint folder holds "
                 f"{WEIGHTS_FILE} and {CONFIG_FILE} (written by MotionModel.save / scripts/train.py)."
             )
-        cfg = json.loads(config.read_text())
-        model = cls(
-            TokenizerConfig.from_dict(cfg["tokenizer"]), GeneratorConfig.from_dict(cfg["generator"]), cfg.get("info")
-        )
-        state = load_file(str(weights), device=str(map_location))
-        model.load_state_dict(state, strict=True)
+        fix = f"the checkpoint {label} is damaged: copy it again, or pass model.checkpoint=<an intact folder> (e.g. builtin:demo)"
+        try:
+            cfg = json.loads(config.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigError(f"{config}: not valid JSON ({err}); {fix}") from err
+        missing_keys = [k for k in ("tokenizer", "generator") if not isinstance(cfg, dict) or not isinstance(cfg.get(k), dict)]
+        if missing_keys:
+            raise ConfigError(f"{config}: no {missing_keys} section(s) (a motion-model config.json written by "
+                              f"MotionModel.save holds 'tokenizer' and 'generator'); {fix}")
+        try:
+            model = cls(TokenizerConfig.from_dict(cfg["tokenizer"]), GeneratorConfig.from_dict(cfg["generator"]),
+                        cfg.get("info") if isinstance(cfg.get("info"), dict) else None)
+        except ConfigError as err:
+            raise ConfigError(f"{config}: {err}; {fix}") from err
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{config}: invalid network configuration ({err}); {fix}") from err
+        try:
+            state = load_file(str(weights), device=str(map_location))
+        except Exception as err:  # safetensors raises SafetensorError (and OSError) for damaged files
+            raise MissingWeightsError(f"{weights}: not a readable safetensors file ({type(err).__name__}: {err}); "
+                                      f"{fix}") from err
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise MissingWeightsError(f"{weights}: the weights do not fit the networks {config} describes "
+                                      f"({first}); {fix}") from err
         model.info["weights"] = label
         return model
 

@@ -165,7 +165,7 @@ def test_frames_without_motion_round_trip_and_cost_at_most_two_bits_each(model):
 def test_old_format_version_is_refused_with_a_clear_message(clip, model):
     data = bytearray(_encoder(model).encode(clip.frames, clip.fps).bitstream)
     data[3] = 1  # the version byte of a stream written before the motion flags
-    with pytest.raises(BitstreamError, match="version 1 .*no per-frame motion flags; re-encode"):
+    with pytest.raises(BitstreamError, match="version 1 .*no per-frame motion flags and no checksum; re-encode"):
         _decoder(model).decode(bytes(data))
 
 
@@ -193,3 +193,101 @@ def test_key_frame_price_is_what_a_bit_buys_on_the_key_frame():
     assert key_frame_price(0.010, 0.008, 1000, 1200, 50) == pytest.approx(50 * 0.002 / 200)
     assert key_frame_price(0.010, 0.011, 1000, 1200, 50) == 0.0  # finer but not better
     assert key_frame_price(0.010, 0.008, 1000, 1000, 50) == 0.0  # not more expensive
+
+
+def test_every_single_bit_flip_is_detected(clip, model):
+    """Exhaustively: each of the stream's bits flipped alone is refused with BitstreamError -- in the
+    header or the motion payload by the stream's CRC-32 (parse_stream, before anything is decoded), in
+    the key-frame payload by that payload's CRC-16 (before the key-frame codec runs)."""
+    from dynamics_codec.keyframe import unpack_payload
+
+    data = _encoder(model).encode(clip.frames, clip.fps).bitstream
+    parsed = parse_stream(data)
+    assert any(parsed.motion_payload) and parsed.header.inter_frames == 5
+    head = parsed.bits["header"] // 8
+    key_end = head + len(parsed.keyframe_payload)
+    checked = {"header": 0, "keyframe": 0, "motion": 0}
+    for i in range(len(data)):
+        for bit in range(8):
+            flipped = bytearray(data)
+            flipped[i] ^= 1 << bit
+            if head <= i < key_end:  # the stream's structure is intact; the key-frame payload is not
+                with pytest.raises(BitstreamError):
+                    unpack_payload(parse_stream(bytes(flipped)).keyframe_payload)
+                checked["keyframe"] += 1
+            else:
+                with pytest.raises(BitstreamError):
+                    parse_stream(bytes(flipped))
+                checked["header" if i < head else "motion"] += 1
+    assert checked == {"header": 8 * head, "keyframe": 8 * len(parsed.keyframe_payload),
+                       "motion": 8 * len(parsed.motion_payload)}
+    assert checked["motion"] >= 80
+
+
+def test_a_flipped_motion_bit_is_refused_before_decoding(clip, model):
+    enc = _encoder(model).encode(clip.frames, clip.fps)
+    data = bytearray(enc.bitstream)
+    data[-1] ^= 0x10  # the last byte of the motion payload
+    with pytest.raises(BitstreamError, match="checksum mismatch.*motion payload is corrupt"):
+        _decoder(model).decode(bytes(data))
+
+
+def _claiming(width: int, height: int, frames: int, motion: bytes = b"\x00" * 64) -> bytes:
+    """A well-formed stream (valid checksum) whose header claims a size; its payloads are tiny."""
+    from dynamics_codec.bitstream import KeyframeCodecId, StreamHeader, pack_stream
+
+    step, alpha, params = TokenCodingConfig(step=0.1).to_header_fields()
+    header = StreamHeader(width=width, height=height, frames=frames, fps_num=25, fps_den=1, token_vectors=2,
+                          token_values=20, step=step, alpha=alpha, entropy_params=params,
+                          keyframe_codec=KeyframeCodecId.X265)
+    return pack_stream(header, b"\x01" + b"\x00" * 40, motion)
+
+
+@pytest.mark.parametrize("width,height,frames,limit", [(4096, 4096, 50, "limits.max_pixels=2088960"),
+                                                        (384, 384, 100_000, "limits.max_frames=10000")])
+def test_a_stream_beyond_the_limits_is_refused_before_anything_is_allocated(model, width, height, frames, limit):
+    import tracemalloc
+
+    from dynamics_codec.codec import DecodeLimits
+
+    data = _claiming(width, height, frames)
+    assert len(data) < 200
+    tracemalloc.start()
+    try:
+        with pytest.raises(BitstreamError, match=limit) as info:
+            _decoder(model).decode(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 1024  # nothing of the claimed size (a 4096x4096 frame alone is 48 MB)
+    override = f"{limit.split('=')[0]}={width * height if 'pixels' in limit else frames}"
+    assert override in str(info.value)  # the message names the override that would allow it
+    # with that override the limit passes and the (fake) payloads are what fails
+    raised = DecodeLimits(max_pixels=width * height, max_frames=frames)
+    with pytest.raises(BitstreamError) as info:
+        StreamDecoder(model, build_decoder("warp"), limits=raised).decode(data)
+    assert "limits." not in str(info.value)
+
+
+def test_decode_chunks_renders_bounded_chunks_that_match_decode(clip, model):
+    from dynamics_codec.codec import CHUNK_PIXELS
+
+    enc = _encoder(model).encode(clip.frames, clip.fps)
+    whole = _decoder(model).decode(enc.bitstream, keep_flow=True)
+    stream = StreamDecoder(model, build_decoder("warp"), chunk_frames=2).decode_chunks(enc.bitstream, keep_flow=True)
+    chunks = list(stream)
+    assert [len(c) for c in chunks] == [1, 2, 2, 1]  # the key frame, then chunk_frames at a time
+    # the generator's float results may differ in the last bits with the batch size; the frames do not
+    assert torch.allclose(torch.cat(stream.flow), whole.flow, atol=1e-4)
+    assert np.abs(np.concatenate(chunks).astype(int) - whole.frames).max() <= 1
+    assert CHUNK_PIXELS // (384 * 384) == 8  # at the paper's size at most 8 frames render at once
+
+
+def test_a_motion_payload_too_short_for_the_claimed_frames_is_refused_before_the_key_frame(model):
+    """Within the limits, the frame count is still bounded by the motion payload: every inter frame
+    codes at least its flag, and the coder packs at most 128 values per byte (entropy/coder.py)."""
+    with pytest.raises(BitstreamError, match="cannot hold the motion flags of 8999 frames"):
+        _decoder(model).decode(_claiming(384, 384, 9000, motion=b"\x00" * 40))
+    # with enough bytes the same claim gets past that check to the (fake) key-frame payload
+    with pytest.raises(BitstreamError, match="key-frame payload"):
+        _decoder(model).decode(_claiming(384, 384, 9000, motion=b"\x00" * 64))

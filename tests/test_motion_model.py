@@ -84,3 +84,38 @@ def test_shipped_demo_model_beats_the_zero_motion_decoder_on_synthetic_motion():
     zero = psnr_per_frame(clip.frames, np.repeat(dec.frames[:1], 12, axis=0))[1:].mean()
     print(f"ours {ours:.2f} dB, zero motion {zero:.2f} dB")
     assert ours > zero + 0.3, (ours, zero)
+
+
+@pytest.mark.parametrize("damage,error,names", [
+    ("config_not_json", ConfigError, "config.json"),
+    ("config_without_tokenizer", ConfigError, "config.json"),
+    ("config_bad_option", ConfigError, "config.json"),
+    ("weights_truncated", MissingWeightsError, "model.safetensors"),
+    ("weights_garbage", MissingWeightsError, "model.safetensors"),
+    ("weights_other_network", MissingWeightsError, "model.safetensors"),
+])
+def test_a_damaged_checkpoint_is_a_codec_error_naming_the_file(tmp_path, damage, error, names):
+    import shutil
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(BUILTIN_DIR / "demo", folder)
+    cfg_file, weights = folder / "config.json", folder / "model.safetensors"
+    cfg = json.loads(cfg_file.read_text())
+    if damage == "config_not_json":
+        cfg_file.write_text(cfg_file.read_text()[:-20])
+    elif damage == "config_without_tokenizer":
+        cfg_file.write_text(json.dumps({k: v for k, v in cfg.items() if k != "tokenizer"}))
+    elif damage == "config_bad_option":
+        cfg["generator"]["no_such_option"] = 1
+        cfg_file.write_text(json.dumps(cfg))
+    elif damage == "weights_truncated":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "weights_garbage":
+        weights.write_bytes(b"\xff" * 64)
+    else:
+        MotionModel.from_config(TOK, GEN, seed=0).save(tmp_path / "other")
+        shutil.copy(tmp_path / "other" / "model.safetensors", weights)
+    with pytest.raises(error) as info:
+        MotionModel.load(folder)
+    message = str(info.value)
+    assert str(folder / names) in message and "model.checkpoint=" in message and "\n" not in message

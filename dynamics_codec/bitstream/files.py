@@ -12,11 +12,12 @@ from ..utils.files import atomic_write_bytes
 DEFAULT_MAX_FILE_BYTES = 64 << 20
 
 
-def write_stream_file(path: str | os.PathLike, data: bytes) -> Path:
-    """Write a packed stream to ``path`` atomically (temporary file + rename)."""
+def write_stream_file(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write a packed stream to ``path`` atomically (temporary file + rename); an existing file is
+    replaced only with ``overwrite`` (see :mod:`dynamics_codec.utils.files`)."""
     if not isinstance(data, (bytes, bytearray)):
         raise BitstreamError(f"stream data must be bytes, got {type(data).__name__}")
-    return atomic_write_bytes(path, bytes(data))
+    return atomic_write_bytes(path, bytes(data), overwrite=overwrite)
 
 
 def read_stream_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:

@@ -19,20 +19,30 @@ Layout (format version 2; ``varint`` = minimal unsigned LEB128, floats little-en
     generator_hash   8 bytes   same for the generator weights (bit 2)
     keyframe_len     varint    bytes of key-frame payload (<= MAX_PAYLOAD_BYTES)
     motion_len       varint    bytes of motion payload (<= MAX_PAYLOAD_BYTES)
+    checksum         4 bytes   CRC-32 (``zlib.crc32``, little-endian) of every byte above (magic to
+                               motion_len) followed by the motion payload
     keyframe payload, motion payload; nothing after them.
 
 The motion payload codes, for each of the ``frames - 1`` inter frames, a motion flag and, for
 frames with motion, ``V x N`` token indices (:mod:`dynamics_codec.entropy.binarization`).
-Version history: 1 had no motion flags (every inter frame coded its tokens); version 2 added
-them. A decoder reads exactly its own version and names the difference for older streams. A typical header (384x384,
-50 frames at 25/1 fps, 2x20 tokens, one QP, no hashes) is 24 bytes of fields + 2-4 bytes of
-section lengths; each weights hash adds 8 bytes.
+The checksum is verified before anything is decoded: every single-bit error (and every burst
+of up to 32 bits) in the header or the motion payload is detected, other damage with
+probability 1 - 2^-32; the key-frame payload carries its own CRC-16
+(:mod:`dynamics_codec.keyframe.base`). Nothing else protects the motion payload: the range
+decoder turns a flipped bit into different, plausible motion.
+
+Version history: 1 had no motion flags (every inter frame coded its tokens) and no checksum;
+version 2 added both. A decoder reads exactly its own version and names the difference for
+older streams. A typical header (384x384, 50 frames at 25/1 fps, 2x20 tokens, one QP, no
+hashes) is 24 bytes of fields + 2-4 bytes of section lengths + 4 bytes of checksum; each
+weights hash adds 8 bytes.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 from fractions import Fraction
@@ -53,8 +63,9 @@ MAX_PARAM_VALUE = 1 << 32
 MAX_KEYFRAME_PARAMS = 8
 MAX_PAYLOAD_BYTES = 1 << 30
 HASH_BYTES = 8
+_CHECKSUM = struct.Struct("<I")
 #: what older format versions lacked, for the error message
-_OLD_VERSIONS = {1: "version 1 streams have no per-frame motion flags"}
+_OLD_VERSIONS = {1: "version 1 streams have no per-frame motion flags and no checksum"}
 
 _ALPHA_BIT, _TOKENIZER_BIT, _GENERATOR_BIT = 1, 2, 4
 _LAYOUT_BITS = 3
@@ -190,12 +201,26 @@ def pack_stream(header: StreamHeader, keyframe_payload: bytes, motion_payload: b
     for name, payload in (("keyframe_payload", keyframe_payload), ("motion_payload", motion_payload)):
         if not isinstance(payload, (bytes, bytearray)) or len(payload) > MAX_PAYLOAD_BYTES:
             raise BitstreamError(f"{name} must be bytes of at most {MAX_PAYLOAD_BYTES} bytes")
-    return b"".join((header.to_bytes(), encode_varint(len(keyframe_payload)),
-                     encode_varint(len(motion_payload)), bytes(keyframe_payload), bytes(motion_payload)))
+    head = b"".join((header.to_bytes(), encode_varint(len(keyframe_payload)), encode_varint(len(motion_payload))))
+    checksum = _CHECKSUM.pack(zlib.crc32(motion_payload, zlib.crc32(head)))
+    return b"".join((head, checksum, bytes(keyframe_payload), bytes(motion_payload)))
 
 
-def parse_stream(data: bytes) -> ParsedStream:
-    """Parse and validate a whole stream; raises BitstreamError on anything malformed."""
+@dataclass
+class _Sections:
+    """A stream cut at its boundaries, nothing validated beyond the structure."""
+
+    fields: dict
+    head: bytes  # magic .. motion_len: what the checksum covers besides the motion payload
+    stored_checksum: int
+    keyframe_payload: bytes
+    motion_payload: bytes
+
+    def checksum(self) -> int:
+        return zlib.crc32(self.motion_payload, zlib.crc32(self.head))
+
+
+def _cut(data: bytes) -> _Sections:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BitstreamError(f"a stream must be bytes, got {type(data).__name__}")
     reader = ByteReader(bytes(data))
@@ -212,28 +237,21 @@ def parse_stream(data: bytes) -> ParsedStream:
             why = ""
         raise BitstreamError(f"unsupported .dcv format version {version}, this decoder reads {FORMAT_VERSION}{why}")
     names = ("width", "height", "frames", "fps_num", "fps_den", "token_vectors", "token_values", "layout")
-    values = {name: reader.varint(name) for name in names}
-    layout = values.pop("layout")
-    step = reader.float32("step")
-    alpha = reader.float32("alpha") if layout & _ALPHA_BIT else 1.0
-    if layout & _ALPHA_BIT and alpha == 1.0:
-        raise BitstreamError("alpha is stored although it equals the default 1.0 (non-canonical header)")
-    entropy_params = reader.varint("entropy_params")
-    keyframe_codec = reader.varint("keyframe_codec")
+    f = {name: reader.varint(name) for name in names}
+    f["step"] = reader.float32("step")
+    f["alpha"] = reader.float32("alpha") if f["layout"] & _ALPHA_BIT else 1.0
+    f["entropy_params"] = reader.varint("entropy_params")
+    f["keyframe_codec"] = reader.varint("keyframe_codec")
     count = reader.varint("keyframe parameter count")
     if count > MAX_KEYFRAME_PARAMS:
         raise BitstreamError(f"{count} key-frame parameters declared, at most {MAX_KEYFRAME_PARAMS} allowed")
-    keyframe_params = tuple(reader.varint(f"keyframe_params[{i}]") for i in range(count))
-    tokenizer_hash = reader.take(HASH_BYTES, "tokenizer hash") if layout & _TOKENIZER_BIT else None
-    generator_hash = reader.take(HASH_BYTES, "generator hash") if layout & _GENERATOR_BIT else None
-    header = StreamHeader(
-        **values, step=step, alpha=alpha, entropy_params=entropy_params, keyframe_codec=keyframe_codec,
-        keyframe_params=keyframe_params, tokenizer_hash=tokenizer_hash, generator_hash=generator_hash,
-        flags=layout >> _LAYOUT_BITS,
-    )
+    f["keyframe_params"] = tuple(reader.varint(f"keyframe_params[{i}]") for i in range(count))
+    f["tokenizer_hash"] = reader.take(HASH_BYTES, "tokenizer hash") if f["layout"] & _TOKENIZER_BIT else None
+    f["generator_hash"] = reader.take(HASH_BYTES, "generator hash") if f["layout"] & _GENERATOR_BIT else None
     keyframe_len = reader.varint("keyframe payload length")
     motion_len = reader.varint("motion payload length")
-    header_bytes = reader.pos
+    head = bytes(reader.data[: reader.pos])
+    (stored,) = _CHECKSUM.unpack(reader.take(_CHECKSUM.size, "checksum"))
     if keyframe_len + motion_len != reader.remaining:
         raise BitstreamError(
             f"section lengths (key frame {keyframe_len} + motion {motion_len} bytes) do not match the "
@@ -241,10 +259,37 @@ def parse_stream(data: bytes) -> ParsedStream:
             + ("truncated stream" if keyframe_len + motion_len > reader.remaining else "trailing garbage")
         )
     keyframe_payload = reader.take(keyframe_len, "key-frame payload")
-    motion_payload = reader.take(motion_len, "motion payload")
-    bits = {"header": 8 * header_bytes, "keyframe": 8 * keyframe_len, "motion": 8 * motion_len}
+    return _Sections(f, head, stored, keyframe_payload, reader.take(motion_len, "motion payload"))
+
+
+def parse_stream(data: bytes) -> ParsedStream:
+    """Parse and validate a whole stream; raises BitstreamError on anything malformed.
+
+    The checksum is verified before any field is interpreted (and before any payload is decoded).
+    """
+    cut = _cut(data)
+    computed = cut.checksum()
+    if computed != cut.stored_checksum:
+        raise BitstreamError(
+            f"checksum mismatch (stored {cut.stored_checksum:#010x}, computed {computed:#010x}): the header or the "
+            "motion payload is corrupt; get an intact copy of the stream"
+        )
+    f = dict(cut.fields)
+    layout = f.pop("layout")
+    if layout & _ALPHA_BIT and f["alpha"] == 1.0:
+        raise BitstreamError("alpha is stored although it equals the default 1.0 (non-canonical header)")
+    header = StreamHeader(**f, flags=layout >> _LAYOUT_BITS)
+    bits = {"header": 8 * (len(cut.head) + _CHECKSUM.size), "keyframe": 8 * len(cut.keyframe_payload),
+            "motion": 8 * len(cut.motion_payload)}
     bits["total"] = bits["header"] + bits["keyframe"] + bits["motion"]
-    return ParsedStream(header, keyframe_payload, motion_payload, bits)
+    return ParsedStream(header, cut.keyframe_payload, cut.motion_payload, bits)
+
+
+def recompute_checksum(data: bytes) -> bytes:
+    """``data`` with its checksum recomputed (structure checked, fields not): for tools that edit
+    a stream on purpose, e.g. fuzzing the decoder behind the checksum."""
+    cut = _cut(data)
+    return cut.head + _CHECKSUM.pack(cut.checksum()) + cut.keyframe_payload + cut.motion_payload
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:

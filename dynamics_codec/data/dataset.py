@@ -203,6 +203,24 @@ class SyntheticMotionDataset(MotionDataset):
         return key, frame_u8, flow[0], flow[1]
 
 
+def _check_entry(entry: object, where: str) -> dict:
+    """A manifest entry whose fields are safe to join into paths under the dataset root: ``id`` one
+    plain name, ``flow_file`` a relative path without ``..``, ``frames`` an integer >= 1."""
+    if not isinstance(entry, dict):
+        raise InputError(f"{where}: a manifest line must be a JSON object, found {type(entry).__name__}")
+    cid, flow_file, frames = entry.get("id"), entry.get("flow_file"), entry.get("frames")
+    if not isinstance(cid, str) or cid in ("", ".", "..") or "/" in cid or "\\" in cid or "\0" in cid:
+        raise InputError(f"{where}: clip id {cid!r} is not a plain folder name; re-run scripts/prepare_data.py")
+    if flow_file is not None:
+        rel = Path(flow_file) if isinstance(flow_file, str) and "\0" not in flow_file else None
+        if rel is None or rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise InputError(f"{where}: flow_file {flow_file!r} must be a path relative to the dataset folder, without "
+                             "'..'; re-run scripts/prepare_data.py")
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise InputError(f"{where}: frames {frames!r} must be an integer >= 1; re-run scripts/prepare_data.py")
+    return entry
+
+
 class PreparedClipDataset(MotionDataset):
     """Clips written by ``scripts/prepare_data.py``: PNG frames + cached flows + a manifest.
 
@@ -216,7 +234,13 @@ class PreparedClipDataset(MotionDataset):
         manifest = self.root / "manifest.jsonl"
         if not manifest.is_file():
             raise InputError(f"{manifest} not found: run scripts/prepare_data.py input=<videos> output={self.root}")
-        entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+        entries = []
+        for number, line in enumerate(manifest.read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    entries.append(_check_entry(json.loads(line), f"{manifest}:{number}"))
+                except json.JSONDecodeError as err:
+                    raise InputError(f"{manifest}:{number}: not JSON ({err}); re-run scripts/prepare_data.py") from err
         self.entries = [e for e in entries if e.get("split") == split and e.get("flow_file")]
         if not self.entries:
             raise InputError(f"{manifest}: no prepared clips in split '{split}' (have: "

@@ -56,6 +56,8 @@ class MofaSVDDecoder(FrameDecoder):
     Args:
         svd_path: SVD-xt folder (``stable-video-diffusion-img2vid-xt-1-1`` layout) or hub id.
         adaptor_path: MOFA-Video's ``ckpts/controlnet`` folder or hub id.
+        svd_revision, adaptor_revision: hub commit (sha) to download when a path is a hub id; a hub
+            id without one is refused (so the weights cannot change under the same name).
         num_inference_steps, min_guidance_scale, max_guidance_scale, fps_id, motion_bucket_id,
         noise_aug_strength, conditioning_scale, decode_chunk_size, clip_normalize: sampler
             settings, see :class:`~dynamics_codec.decoder.mofa.pipeline.SamplingConfig`.
@@ -77,6 +79,8 @@ class MofaSVDDecoder(FrameDecoder):
         self,
         svd_path: str = "stabilityai/stable-video-diffusion-img2vid-xt-1-1",
         adaptor_path: str | None = None,
+        svd_revision: str | None = None,
+        adaptor_revision: str | None = None,
         num_inference_steps: int = 25,
         min_guidance_scale: float = 1.0,
         max_guidance_scale: float = 3.0,
@@ -113,6 +117,7 @@ class MofaSVDDecoder(FrameDecoder):
         plan_windows(1, int(window_size), int(window_overlap), bool(key_slot))  # validates the window settings
         self.svd_path = svd_path
         self.adaptor_path = adaptor_path
+        self.svd_revision, self.adaptor_revision = svd_revision, adaptor_revision
         self.window_size = int(window_size)
         self.window_overlap = int(window_overlap)
         self.key_slot = bool(key_slot)
@@ -151,7 +156,9 @@ class MofaSVDDecoder(FrameDecoder):
             else:
                 from dynamics_codec.decoder.mofa.loading import load_components
 
-                self._components = load_components(self.svd_path, self.adaptor_path, dtype=dtype)
+                self._components = load_components(self.svd_path, self.adaptor_path, dtype=dtype,
+                                                   svd_revision=self.svd_revision,
+                                                   adaptor_revision=self.adaptor_revision)
         self._pipeline = MofaSVDPipeline(self._components, self.sampling, device=device, dtype=dtype,
                                          cpu_offload=self.cpu_offload)
         return self._pipeline

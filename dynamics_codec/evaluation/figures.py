@@ -94,8 +94,13 @@ def visualize_command(cfg) -> Path:
 
     from dynamics_codec.cli import read_input_video
     from dynamics_codec.io import read_video
-    from dynamics_codec.utils.files import atomic_output_path
+    from dynamics_codec.utils.files import atomic_output_path, check_output_path
 
+    output = Path(cfg.output)
+    overwrite = bool(cfg.get("overwrite", False))
+    sources = [str(cfg.original), *(str(v) for v in cfg.videos.values())]
+    for target in (output, output.with_suffix(".pdf")):  # refused before any video is read
+        check_output_path(target, overwrite=overwrite, inputs=sources)
     original, fps = read_input_video(OmegaConf.create({"input": str(cfg.original),
                                                        "video": OmegaConf.to_container(cfg.video, resolve=True)}))
     videos = {"original": original}
@@ -111,8 +116,7 @@ def visualize_command(cfg) -> Path:
                              "decoded.yuv_size=[W,H] decoded.fps=<fps>)")
         videos[str(name)] = frames
     image, names = figure5(videos, cfg.get("x"), int(cfg.width), int(cfg.strip_frames))
-    output = Path(cfg.output)
-    with atomic_output_path(output) as tmp:
+    with atomic_output_path(output, overwrite=overwrite) as tmp:
         cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     h = original.shape[1]
     fig, ax = plt.subplots(figsize=(image.shape[1] / 100, image.shape[0] / 100), dpi=100)
@@ -120,7 +124,7 @@ def visualize_command(cfg) -> Path:
     ax.set_yticks([(h + 6) * i + h / 2 for i in range(len(names))], names)
     ax.set_xticks([])
     fig.tight_layout()
-    with atomic_output_path(output.with_suffix(".pdf")) as tmp:
+    with atomic_output_path(output.with_suffix(".pdf"), overwrite=overwrite) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
     log.info(f"wrote {output} and {output.with_suffix('.pdf')}: rows {', '.join(names)}; slice at x="

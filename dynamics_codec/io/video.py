@@ -7,7 +7,8 @@ planar 8-bit 4:2:0 ``.yuv`` (needs ``size=(W, H)`` and ``fps``), and a folder of
 ``C420mpeg2`` / ``C420paldv`` is up-sampled as centre-sited too). Other containers' frames are
 converted by libswscale with the colorspace they declare (see :mod:`.pyav_frames`).
 
-Writers (all atomic: a failed write leaves no partial file and keeps an existing one):
+Writers (all atomic: a failed or interrupted write leaves no partial file and keeps an existing
+one; they take the whole array or an iterable of chunks, written as they come):
 PNG folder and FFV1 .mkv (lossless, bit-exact), H.264 .mp4 (viewable, lossy), .y4m and
 raw .yuv (4:2:0 through ``color``, the input format of the VTM anchor). :func:`write_video`
 dispatches on the suffix.
@@ -20,7 +21,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator, Union
 
 import av
 import cv2
@@ -37,6 +38,8 @@ __all__ = [
     "DEFAULT_FOLDER_FPS",
     "read_video",
     "write_video",
+    "check_output_suffix",
+    "OUTPUT_SUFFIXES",
     "write_png_folder",
     "write_ffv1",
     "write_mp4",
@@ -329,25 +332,61 @@ def _read_container(path: Path, start: int, max_frames: int | None) -> tuple[np.
 # ----------------------------------------------------------------------------------------------
 # writers
 
+#: What a writer takes: uint8 RGB ``[T, H, W, 3]``, or an iterable of such chunks (all of one size),
+#: written as they come so that a long video never has to be in memory at once.
+Frames = Union[np.ndarray, Iterable[np.ndarray]]
 
-def write_png_folder(frames: np.ndarray, folder: str | os.PathLike) -> Path:
-    """Write uint8 RGB ``[T,H,W,3]`` as ``folder/frame_00000.png ...`` (lossless); returns the folder."""
-    frames = _check_frames(frames)
+
+def _frame_chunks(frames: Frames, *, even: bool = False) -> tuple[tuple[int, int], Iterator[np.ndarray]]:
+    """``((H, W), validated chunks)``; an array is checked at once, an iterable's first chunk now and
+    the others as they come (InputError for a chunk of another size)."""
+    chunks = iter([_check_frames(frames, even=even)] if isinstance(frames, np.ndarray) else frames)
+    first = None
+    for chunk in chunks:
+        if not (isinstance(chunk, np.ndarray) and chunk.ndim == 4 and chunk.shape[0] == 0):
+            first = _check_frames(chunk, even=even)
+            break
+    if first is None:
+        raise InputError("no frames to write: a video needs at least one frame (every chunk was empty)")
+    size = first.shape[1:3]
+
+    def rest() -> Iterator[np.ndarray]:
+        yield first
+        for chunk in chunks:
+            if isinstance(chunk, np.ndarray) and chunk.ndim == 4 and chunk.shape[0] == 0:
+                continue
+            chunk = _check_frames(chunk, even=even)
+            if chunk.shape[1:3] != size:
+                raise InputError(f"frame chunks differ in size: {chunk.shape[2]}x{chunk.shape[1]} after "
+                                 f"{size[1]}x{size[0]}; a video has one frame size")
+            yield chunk
+
+    return (int(size[0]), int(size[1])), rest()
+
+
+def write_png_folder(frames: Frames, folder: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    """Write uint8 RGB ``[T,H,W,3]`` (or chunks of it) as ``folder/frame_00000.png ...`` (lossless);
+    returns the folder. The folder is marked as this tool's output (see :mod:`dynamics_codec.utils.files`)."""
+    _, chunks = _frame_chunks(frames)
     final = Path(folder)
-    digits = max(5, len(str(frames.shape[0] - 1)))
-    with atomic_output_path(final, suffix="") as tmp:
+    digits = max(5, len(str(frames.shape[0] - 1))) if isinstance(frames, np.ndarray) else 5
+    with atomic_output_path(final, suffix="", overwrite=overwrite) as tmp:
         tmp.mkdir()
-        for i, rgb in enumerate(frames):
-            name = tmp / f"frame_{i:0{digits}d}.png"
-            if not cv2.imwrite(str(name), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-                raise InputError(f"{final}: OpenCV could not write {name.name}")
+        i = 0
+        for chunk in chunks:
+            for rgb in chunk:
+                name = tmp / f"frame_{i:0{digits}d}.png"
+                if not cv2.imwrite(str(name), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+                    raise InputError(f"{final}: OpenCV could not write {name.name}")
+                i += 1
     return final
 
 
 def _encode_frames(path: Path, av_frames: Iterable[av.VideoFrame], codec: str, fps: float, pix_fmt: str,
-                   width: int, height: int, options: dict[str, str], tags: dict[str, int] | None = None) -> Path:
+                   width: int, height: int, options: dict[str, str], tags: dict[str, int] | None = None,
+                   overwrite: bool = True) -> Path:
     rate = fps_fraction(fps)
-    with atomic_output_path(path) as tmp:
+    with atomic_output_path(path, overwrite=overwrite) as tmp:
         with av.open(str(tmp), mode="w") as container:
             stream = container.add_stream(codec, rate=rate, options=options)
             stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -361,65 +400,81 @@ def _encode_frames(path: Path, av_frames: Iterable[av.VideoFrame], codec: str, f
     return path
 
 
-def write_ffv1(frames: np.ndarray, path: str | os.PathLike, fps: float) -> Path:
+def write_ffv1(frames: Frames, path: str | os.PathLike, fps: float, *, overwrite: bool = True) -> Path:
     """Lossless FFV1 in Matroska (8-bit RGB ``bgr0``, no Y'CbCr step): reads back bit-exactly."""
-    frames = _check_frames(frames)
-    _, h, w, _ = frames.shape
-    return _encode_frames(Path(path), (rgb_to_bgr0_av_frame(f) for f in frames), "ffv1", fps, "bgr0", w, h,
-                          {})
+    (h, w), chunks = _frame_chunks(frames)
+    av_frames = (rgb_to_bgr0_av_frame(f) for chunk in chunks for f in chunk)
+    return _encode_frames(Path(path), av_frames, "ffv1", fps, "bgr0", w, h, {}, overwrite=overwrite)
 
 
-def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float, crf: int = 18,
-              preset: str = "medium") -> Path:
+def write_mp4(frames: Frames, path: str | os.PathLike, fps: float, crf: int = 18,
+              preset: str = "medium", *, overwrite: bool = True) -> Path:
     """Viewable H.264 ``yuv420p`` MP4 (lossy), RGB -> 4:2:0 through :mod:`color`, tagged BT.709 TV range."""
-    frames = _check_frames(frames, even=True)
+    (h, w), chunks = _frame_chunks(frames, even=True)
     if not 0 <= int(crf) <= 51:
         raise InputError(f"crf must be within 0..51, found {crf}")
-    _, h, w, _ = frames.shape
     tags = {"colorspace": 1, "color_range": 1, "color_primaries": 1, "color_trc": 1}
-    av_frames = (yuv420_to_av_frame(rgb_to_yuv420(f)) for f in frames)
+    av_frames = (yuv420_to_av_frame(rgb_to_yuv420(f)) for chunk in chunks for f in chunk)
     return _encode_frames(Path(path), av_frames, "libx264", fps, "yuv420p", w, h,
-                          {"crf": str(int(crf)), "preset": preset}, tags)
+                          {"crf": str(int(crf)), "preset": preset}, tags, overwrite=overwrite)
 
 
-def write_y4m(frames: np.ndarray, path: str | os.PathLike, fps: float) -> Path:
+def write_y4m(frames: Frames, path: str | os.PathLike, fps: float, *, overwrite: bool = True) -> Path:
     """8-bit 4:2:0 YUV4MPEG2 (``C420jpeg``, limited range) through :mod:`color`."""
-    frames = _check_frames(frames, even=True)
+    (h, w), chunks = _frame_chunks(frames, even=True)
     rate = fps_fraction(fps)
-    _, h, w, _ = frames.shape
     header = f"YUV4MPEG2 W{w} H{h} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n"
-    with atomic_output_path(path) as tmp:
+    with atomic_output_path(path, overwrite=overwrite) as tmp:
         with open(tmp, "wb") as f:
             f.write(header.encode("ascii"))
-            for rgb in frames:
-                f.write(b"FRAME\n")
-                f.write(rgb_to_yuv420(rgb).frame_bytes())
+            for chunk in chunks:
+                for rgb in chunk:
+                    f.write(b"FRAME\n")
+                    f.write(rgb_to_yuv420(rgb).frame_bytes())
     return Path(path)
 
 
-def write_yuv420(frames: np.ndarray, path: str | os.PathLike) -> Path:
+def write_yuv420(frames: Frames, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
     """Raw planar 8-bit 4:2:0 (I420: Y, U, V per frame, no header) through :mod:`color`."""
-    frames = _check_frames(frames, even=True)
-    with atomic_output_path(path) as tmp:
+    _, chunks = _frame_chunks(frames, even=True)
+    with atomic_output_path(path, overwrite=overwrite) as tmp:
         with open(tmp, "wb") as f:
-            for rgb in frames:
-                f.write(rgb_to_yuv420(rgb).frame_bytes())
+            for chunk in chunks:
+                for rgb in chunk:
+                    f.write(rgb_to_yuv420(rgb).frame_bytes())
     return Path(path)
 
 
-def write_video(frames: np.ndarray, path: str | os.PathLike, fps: float = DEFAULT_FOLDER_FPS) -> Path:
-    """Write by suffix: none -> PNG folder, .mkv -> FFV1, .mp4 -> H.264, .y4m, .yuv."""
+#: suffix -> what :func:`write_video` writes ("" = a folder of PNGs)
+OUTPUT_SUFFIXES: dict[str, str] = {"": "PNG folder", ".mkv": "FFV1 (lossless)", ".mp4": "H.264", ".y4m": "y4m",
+                                   ".yuv": "raw 4:2:0"}
+
+
+def check_output_suffix(path: str | os.PathLike) -> str:
+    """The lower-case suffix of a video output; InputError naming the accepted ones otherwise."""
     p = Path(path)
     suffix = p.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{p}: cannot write extension {p.suffix!r}; use a folder (no suffix) for PNGs, "
+                         ".mkv (FFV1, lossless), .mp4 (H.264), .y4m or .yuv")
+    return suffix
+
+
+def write_video(frames: Frames, path: str | os.PathLike, fps: float = DEFAULT_FOLDER_FPS, *,
+                overwrite: bool = True) -> Path:
+    """Write by suffix: none -> PNG folder, .mkv -> FFV1, .mp4 -> H.264, .y4m, .yuv.
+
+    ``frames``: uint8 RGB ``[T,H,W,3]`` or an iterable of such chunks (written as they come).
+    ``overwrite``: replace an existing file or own output folder (see :mod:`dynamics_codec.utils.files`).
+    """
+    p = Path(path)
+    suffix = check_output_suffix(p)
     if suffix == "":
-        return write_png_folder(frames, p)
+        return write_png_folder(frames, p, overwrite=overwrite)
     if suffix == ".mkv":
-        return write_ffv1(frames, p, fps)
+        return write_ffv1(frames, p, fps, overwrite=overwrite)
     if suffix == ".mp4":
-        return write_mp4(frames, p, fps)
+        return write_mp4(frames, p, fps, overwrite=overwrite)
     if suffix == ".y4m":
-        return write_y4m(frames, p, fps)
-    if suffix == ".yuv":
-        return write_yuv420(frames, p)
-    raise InputError(f"{p}: cannot write extension {p.suffix!r}; use a folder (no suffix) for PNGs, "
-                     ".mkv (FFV1, lossless), .mp4 (H.264), .y4m or .yuv")
+        return write_y4m(frames, p, fps, overwrite=overwrite)
+    return write_yuv420(frames, p, overwrite=overwrite)

@@ -11,7 +11,8 @@ Encoding: RGB -> edge-replicated to even size -> 8-bit 4:2:0 ``.yuv`` through
 frame, ``InputBitDepth=8``, ``InternalBitDepth`` (default 10, as in the CTC),
 ``OutputBitDepth=8``, ``ConformanceWindowMode=1`` (VTM pads to its minimum CU size and
 signals the crop), ``TemporalSubsampleRatio=1`` (the AI cfg's 8 only matters for
-sequences). Decoding: ``DecoderAppStatic -d 8`` -> 8-bit 4:2:0 -> RGB, cropped to the
+sequences). Decoding (needs only ``DecoderAppStatic``, not the encoder or its cfg):
+``DecoderAppStatic -d 8`` -> 8-bit 4:2:0 -> RGB, cropped to the
 true size kept in the payload header. Each run happens in its own temporary folder, with
 a timeout; logs are captured and their tail is quoted in :class:`ExternalToolError`.
 """
@@ -33,7 +34,7 @@ from dynamics_codec.errors import BitstreamError, ConfigError, ExternalToolError
 from dynamics_codec.io.color import rgb_to_yuv420, yuv420_to_rgb
 from dynamics_codec.keyframe.base import KeyframeCodec, KeyframeHeader, pad_to_even
 
-__all__ = ["VtmKeyframeCodec", "VtmTools", "find_vtm_tools", "ENV_BIN_DIR", "ENV_CFG_DIR", "ENCODER_CFG_NAME"]
+__all__ = ["VtmKeyframeCodec", "VtmTools", "find_vtm_decoder", "find_vtm_tools", "ENV_BIN_DIR", "ENV_CFG_DIR", "ENCODER_CFG_NAME"]
 
 ENV_BIN_DIR = "VTM_BIN_DIR"
 ENV_CFG_DIR = "VTM_CFG_DIR"
@@ -74,6 +75,14 @@ def _find_binary(name: str, bin_dir: str | os.PathLike | None) -> tuple[Path | N
     on_path = shutil.which(name)
     looked.append(f"{name} on $PATH")
     return (Path(on_path), looked) if on_path else (None, looked)
+
+
+def find_vtm_decoder(bin_dir: str | os.PathLike | None = None) -> Path:
+    """Locate ``DecoderAppStatic`` alone (decoding needs neither the encoder nor its cfg)."""
+    decoder, looked = _find_binary(DECODER_NAME, bin_dir)
+    if decoder is None:
+        raise _missing(f"decoder {DECODER_NAME}", looked)
+    return decoder
 
 
 def find_vtm_tools(bin_dir: str | os.PathLike | None = None, cfg_dir: str | os.PathLike | None = None) -> VtmTools:
@@ -186,9 +195,10 @@ class VtmKeyframeCodec(KeyframeCodec):
             *self.extra_args,
         ]
 
-    def decoder_command(self, tools: VtmTools, bitstream: Path, output_yuv: Path) -> list[str]:
-        """The ``DecoderAppStatic`` argument list writing 8-bit output."""
-        return [str(tools.decoder), "-b", str(bitstream), "-o", str(output_yuv), "-d", "8"]
+    def decoder_command(self, tools: VtmTools | Path, bitstream: Path, output_yuv: Path) -> list[str]:
+        """The ``DecoderAppStatic`` argument list writing 8-bit output (``tools``: all tools or the decoder's path)."""
+        decoder = tools.decoder if isinstance(tools, VtmTools) else tools
+        return [str(decoder), "-b", str(bitstream), "-o", str(output_yuv), "-d", "8"]
 
     def _run(self, cmd: list[str], cwd: Path, what: str) -> subprocess.CompletedProcess:
         return run_vtm(cmd, cwd, what, self.timeout_s)
@@ -211,13 +221,13 @@ class VtmKeyframeCodec(KeyframeCodec):
             return bitstream.read_bytes()
 
     def decode_bitstream(self, bitstream: bytes, header: KeyframeHeader) -> np.ndarray:
-        tools = self.tools
+        decoder = self._tools.decoder if self._tools is not None else find_vtm_decoder(self.bin_dir)
         coded_h, coded_w = header.height + header.height % 2, header.width + header.width % 2
         with tempfile.TemporaryDirectory(prefix="vtm_dec_") as tmp:
             work = Path(tmp)
             stream, output_yuv = work / "stream.bin", work / "decoded.yuv"
             stream.write_bytes(bitstream)
-            cmd = self.decoder_command(tools, stream, output_yuv)
+            cmd = self.decoder_command(decoder, stream, output_yuv)
             try:
                 self._run(cmd, work, "decoder")
             except ExternalToolError as exc:

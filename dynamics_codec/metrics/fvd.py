@@ -12,10 +12,18 @@ Windowing: a sequence of T frames is cut into fixed windows of ``window`` frames
 windows of the original and of the decoded video give N feature vectors each; FVD is the
 Fréchet distance between the two Gaussians fitted to them (mean, covariance with ddof=1),
 computed in float64. With N < 2 windows the covariance and therefore FVD are undefined (NaN).
+
+Trust: ``torch.jit.load`` runs the TorchScript program inside the file, so the file must be one
+you trust. No official SHA-256 of ``i3d_torchscript.pt`` is published (StyleGAN-V downloads it
+from a Dropbox link without a check) and this project cannot download it to record one, so the
+file is *unchecked* by default: the extractor logs a warning and records the file's SHA-256 in
+every result (``describe()``). Pin your trusted copy with ``metrics.fvd.i3d_sha256=<hex>``; a
+different file is then refused before it is loaded.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -27,6 +35,9 @@ import torch.nn.functional as F
 
 from dynamics_codec.errors import InputError, MissingWeightsError
 from dynamics_codec.metrics.weights import WeightsFile, find_weights_file
+from dynamics_codec.utils.files import sha256_file
+
+log = logging.getLogger(__name__)
 
 __all__ = ["I3D_WEIGHTS", "I3D_INPUT_SIZE", "I3DFeatureExtractor", "FvdResult", "fvd_windows", "gaussian_stats",
            "frechet_distance", "fvd_from_features"]
@@ -111,18 +122,30 @@ class I3DFeatureExtractor(torch.nn.Module):
         path: the TorchScript file (``i3d_torchscript.pt``); :class:`MissingWeightsError` if absent.
         model: an already loaded module with the same call signature (tests pass a tiny stand-in).
         batch_size: windows per forward pass.
+        sha256: the expected SHA-256 (hex) of the file; a different file is refused before
+            ``torch.jit.load`` runs it. ``None``: unchecked (logged; see the module docstring).
     """
 
     def __init__(self, path: str | os.PathLike | None = None, model: Callable | None = None,
-                 batch_size: int = 4) -> None:
+                 batch_size: int = 4, sha256: str | None = None) -> None:
         super().__init__()
         self.path: str | None = None
+        self.sha256: str | None = None
         if model is None:
             if not path:
                 raise MissingWeightsError(
                     f"FVD needs {I3D_WEIGHTS.filename}; set metrics.fvd.i3d_path=<file> (download: {I3D_WEIGHTS.url}) "
                     "or pass metrics.allow_missing=true to skip FVD")
             file = find_weights_file(I3D_WEIGHTS, [], explicit=path, config_key="metrics.fvd.i3d_path")
+            self.sha256 = sha256_file(file)
+            if sha256 is None:
+                log.warning(f"FVD: loading {file} (sha256 {self.sha256}) with torch.jit.load unchecked: a TorchScript "
+                            "file runs code, use a copy you trust and pin it with metrics.fvd.i3d_sha256=<hex>")
+            elif self.sha256 != str(sha256).lower():
+                raise MissingWeightsError(
+                    f"{file} has sha256 {self.sha256}, but metrics.fvd.i3d_sha256 expects {sha256}: a different or "
+                    f"damaged file, not loaded; get the right {I3D_WEIGHTS.filename} ({I3D_WEIGHTS.url}) or fix "
+                    "metrics.fvd.i3d_sha256")
             model = torch.jit.load(str(file), map_location="cpu")
             self.path = str(file)
         self.model = model
@@ -150,4 +173,5 @@ class I3DFeatureExtractor(torch.nn.Module):
         return np.concatenate(out, axis=0)
 
     def describe(self) -> dict[str, Any]:
-        return {"model_file": self.path, "input": f"[N,3,T,{I3D_INPUT_SIZE},{I3D_INPUT_SIZE}] in [-1,1]"}
+        return {"model_file": self.path, "model_sha256": self.sha256,
+                "input": f"[N,3,T,{I3D_INPUT_SIZE},{I3D_INPUT_SIZE}] in [-1,1]"}

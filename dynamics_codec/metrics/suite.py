@@ -99,7 +99,7 @@ class MetricSuite:
         factories = {
             "lpips": lambda: LpipsMetric(net=str(lpips_cfg.get("net", "alex")), weights_dir=weights_dir),
             "dists": lambda: DistsMetric(weights_dir=weights_dir, resize_to=dists_cfg.get("resize_to")),
-            "fvd": lambda: I3DFeatureExtractor(path=fvd_cfg.get("i3d_path"),
+            "fvd": lambda: I3DFeatureExtractor(path=fvd_cfg.get("i3d_path"), sha256=fvd_cfg.get("i3d_sha256"),
                                                batch_size=int(fvd_cfg.get("batch_size", 4))),
         }
         return cls(list(get("names")), device=device, batch_size=int(get("batch_size", 8)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -74,9 +75,9 @@ def test_every_field_round_trips(header: StreamHeader, keyframe: bytes, motion: 
 def test_typical_header_is_compact() -> None:
     data = pack_stream(_header(), b"k" * 1000, b"m" * 600)
     bits = parse_stream(data).bits
-    assert bits["header"] == 8 * 28  # 24 bytes of fields + 2 + 2 bytes of section lengths
+    assert bits["header"] == 8 * 32  # 24 bytes of fields + 2 + 2 bytes of section lengths + 4 bytes of checksum
     with_hashes = _header(tokenizer_hash=b"\x01" * 8, generator_hash=b"\x02" * 8)
-    assert parse_stream(pack_stream(with_hashes, b"", b"")).bits["header"] == 8 * (24 + 16 + 2)
+    assert parse_stream(pack_stream(with_hashes, b"", b"")).bits["header"] == 8 * (24 + 16 + 2 + 4)
 
 
 def test_header_helpers() -> None:
@@ -99,37 +100,46 @@ def test_invalid_header_values_raise(changes: dict, match: str) -> None:
         _header(**changes)
 
 
-def _raw(fields: list[int], step: float = 0.1, tail: bytes = b"") -> bytes:
-    """A stream built by hand: width..layout varints, step, then ``tail``."""
-    return MAGIC + bytes([FORMAT_VERSION]) + b"".join(encode_varint(v) for v in fields) + struct.pack("<f", step) + tail
+def _raw(fields: list[int], step: float = 0.1, tail: bytes = b"", payloads: tuple[bytes, bytes] | None = None) -> bytes:
+    """A stream built by hand: width..layout varints, step, then ``tail``; with ``payloads`` (key frame,
+    motion) also a correct checksum and the payloads (``tail`` then ends with the two section lengths)."""
+    head = MAGIC + bytes([FORMAT_VERSION]) + b"".join(encode_varint(v) for v in fields) + struct.pack("<f", step) + tail
+    if payloads is None:
+        return head
+    keyframe, motion = payloads
+    return head + struct.pack("<I", zlib.crc32(motion, zlib.crc32(head))) + keyframe + motion
 
 
-GOOD_TAIL = encode_varint(0) + encode_varint(1) + encode_varint(0) + encode_varint(2) + encode_varint(1) + b"kk" + b"m"
+GOOD_TAIL = encode_varint(0) + encode_varint(1) + encode_varint(0) + encode_varint(2) + encode_varint(1)
+GOOD = (b"kk", b"m")
 GOOD_FIELDS = [384, 384, 50, 25, 1, 2, 20, 0]
 
 
 def test_hand_built_stream_parses() -> None:
-    parsed = parse_stream(_raw(GOOD_FIELDS, tail=GOOD_TAIL))
+    parsed = parse_stream(_raw(GOOD_FIELDS, tail=GOOD_TAIL, payloads=GOOD))
     assert parsed.keyframe_payload == b"kk" and parsed.motion_payload == b"m"
 
 
 @pytest.mark.parametrize("data,match", [
     (b"", "truncated"), (b"DC", "truncated"), (b"XYZ\x01", "magic"), (b"DCV", "truncated"),
-    (MAGIC + bytes([FORMAT_VERSION + 1]), "newer encoder"), (MAGIC + b"\x00", "version"), (MAGIC + b"\x01", "no per-frame motion flags; re-encode"),
+    (MAGIC + bytes([FORMAT_VERSION + 1]), "newer encoder"), (MAGIC + b"\x00", "version"), (MAGIC + b"\x01", "no per-frame motion flags and no checksum; re-encode"),
     (_raw(GOOD_FIELDS)[:-2], "truncated"),
-    (_raw(GOOD_FIELDS, tail=GOOD_TAIL)[:-1], "truncated"),
-    (_raw(GOOD_FIELDS, tail=GOOD_TAIL) + b"\x00", "trailing garbage"),
-    (_raw([384, 384, 200_000, 25, 1, 2, 20, 0], tail=GOOD_TAIL), "frames"),
-    (_raw([384, 384, 50, 25, 1, 4096, 4096, 0], tail=GOOD_TAIL), "token_values|V\\*N"),
-    (_raw([1 << 34, 384, 50, 25, 1, 2, 20, 0], tail=GOOD_TAIL), "width"),
-    (_raw(GOOD_FIELDS, step=-0.5, tail=GOOD_TAIL), "step"),
-    (_raw(GOOD_FIELDS, step=float("inf"), tail=GOOD_TAIL), "step"),
+    (_raw(GOOD_FIELDS, tail=GOOD_TAIL, payloads=GOOD)[:-1], "truncated"),
+    (_raw(GOOD_FIELDS, tail=GOOD_TAIL, payloads=GOOD) + b"\x00", "trailing garbage"),
+    (_raw(GOOD_FIELDS, tail=GOOD_TAIL, payloads=GOOD)[:-1] + b"n", "checksum mismatch"),
+    (_raw(GOOD_FIELDS, tail=GOOD_TAIL, payloads=GOOD).replace(b"\x80\x03", b"\x82\x03", 1), "checksum mismatch"),
+    (_raw([384, 384, 200_000, 25, 1, 2, 20, 0], tail=GOOD_TAIL, payloads=GOOD), "frames"),
+    (_raw([384, 384, 50, 25, 1, 4096, 4096, 0], tail=GOOD_TAIL, payloads=GOOD), "token_values|V\\*N"),
+    (_raw([1 << 34, 384, 50, 25, 1, 2, 20, 0], tail=GOOD_TAIL, payloads=GOOD), "width"),
+    (_raw(GOOD_FIELDS, step=-0.5, tail=GOOD_TAIL, payloads=GOOD), "step"),
+    (_raw(GOOD_FIELDS, step=float("inf"), tail=GOOD_TAIL, payloads=GOOD), "step"),
     (_raw(GOOD_FIELDS, tail=encode_varint(0) + encode_varint(1) + encode_varint(0) + encode_varint(1 << 34)
           + encode_varint(0)), "truncated"),
     (_raw(GOOD_FIELDS, tail=encode_varint(0) + encode_varint(1) + encode_varint(200)), "key-frame parameters"),
-    (_raw(GOOD_FIELDS, tail=encode_varint(0) + encode_varint(77) + encode_varint(0) + b"\x00\x00"), "codec"),
-    (_raw(GOOD_FIELDS[:-1] + [1], tail=struct.pack("<f", 1.0) + GOOD_TAIL), "non-canonical"),
-    (_raw(GOOD_FIELDS[:-1] + [2], tail=GOOD_TAIL), "truncated"),
+    (_raw(GOOD_FIELDS, tail=encode_varint(0) + encode_varint(77) + encode_varint(0) + b"\x00\x00", payloads=(b"", b"")),
+     "codec"),
+    (_raw(GOOD_FIELDS[:-1] + [1], tail=struct.pack("<f", 1.0) + GOOD_TAIL, payloads=GOOD), "non-canonical"),
+    (_raw(GOOD_FIELDS[:-1] + [2], tail=GOOD_TAIL, payloads=GOOD), "truncated"),
     (MAGIC + bytes([FORMAT_VERSION]) + b"\x80\x80\x80\x80\x80\x01", "longer than"),
     (MAGIC + bytes([FORMAT_VERSION]) + b"\x80\x00", "non-minimal"),
 ])

@@ -60,3 +60,21 @@ def test_mask_mode_sequence_shares_the_last_frames_points():
                                        num_frames=6, sequential=True, samples_per_clip=4, seed=5)
     pm = [per_frame[i]["mask"] for i in range(4)]
     assert not all(torch.equal(pm[0], m) for m in pm)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("id", "../../etc"), ("id", "/abs"), ("id", ".."), ("id", 7),
+    ("flow_file", "/etc/passwd"), ("flow_file", "flows/../../secret.safetensors"), ("frames", "50"),
+])
+def test_manifest_fields_are_not_joined_into_paths_unchecked(tmp_path, field, value):
+    import json
+
+    from dynamics_codec.data.dataset import PreparedClipDataset
+    from dynamics_codec.errors import InputError
+
+    good = {"id": "clip__00", "frames": 6, "split": "train", "flow_file": "flows/ab.safetensors"}
+    (tmp_path / "manifest.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, field: value}) + "\n")
+    with pytest.raises(InputError, match=r"manifest.jsonl:2: .*re-run scripts/prepare_data.py"):
+        PreparedClipDataset(WatershedSampler(nms_ks=9), root=tmp_path)
+    (tmp_path / "manifest.jsonl").write_text(json.dumps(good) + "\n")
+    assert PreparedClipDataset(WatershedSampler(nms_ks=9), root=tmp_path).num_clips == 1

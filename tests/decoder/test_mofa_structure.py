@@ -113,3 +113,19 @@ def test_components_load_from_published_layouts(tmp_path):
         assert all(torch.equal(v, reloaded[k]) for k, v in module.state_dict().items()), name
     assert loaded.scheduler.config.prediction_type == "v_prediction"
     assert loaded.scheduler.config.use_karras_sigmas
+
+
+def test_hub_ids_are_used_only_at_a_pinned_revision(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from dynamics_codec.decoder.mofa.loading import resolve_folder
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo, **kw: calls.append((repo, kw)) or str(tmp_path))
+    with pytest.raises(MissingWeightsError, match="decoder.svd_revision=<commit sha"):
+        resolve_folder("owner/svd", ["*.json"], "SVD")
+    assert calls == []  # refused before any download
+    with pytest.raises(MissingWeightsError, match="decoder.adaptor_revision"):
+        load_components(tmp_path, "owner/adaptor")
+    assert resolve_folder("owner/svd", ["*.json"], "SVD", revision="0123abcd") == tmp_path
+    assert calls[-1][0] == "owner/svd" and calls[-1][1]["revision"] == "0123abcd"

@@ -45,7 +45,8 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_png_folder_round_trip_is_exact(tmp_path, noise_video):
     out = write_png_folder(noise_video, tmp_path / "frames")
-    assert sorted(p.name for p in out.iterdir())[:2] == ["frame_00000.png", "frame_00001.png"]
+    names = sorted(p.name for p in out.iterdir())
+    assert names[:3] == [".dynamics_codec_output", "frame_00000.png", "frame_00001.png"]  # marked as our output
     clip = read_video(out)
     assert isinstance(clip, VideoClip) and clip.fps == 25.0 and clip.source == str(out)
     assert np.array_equal(clip.frames, noise_video)

@@ -207,3 +207,13 @@ def test_real_vtm_intra_at_paper_qps(real_vtm, key_image):
     assert quality[0] > 28.0
     odd = np.ascontiguousarray(key_image[:37, :53])
     assert decode_keyframe(codec.encode(odd, 32)).shape == odd.shape
+
+
+def test_decoding_needs_only_the_decoder(no_vtm_env, fake_vtm, tmp_path):
+    payload = VtmKeyframeCodec(bin_dir=fake_vtm / "bin").encode(np.zeros((16, 24, 3), np.uint8), 32)
+    decoder_only = tmp_path / "decoder_only"
+    decoder_only.mkdir()
+    (fake_vtm / "bin" / "DecoderAppStatic").rename(decoder_only / "DecoderAppStatic")  # no encoder, no cfg next to it
+    assert decode_keyframe(payload, bin_dir=decoder_only).shape == (16, 24, 3)
+    with pytest.raises(ExternalToolError, match="DecoderAppStatic"):
+        decode_keyframe(payload, bin_dir=tmp_path / "nowhere")

@@ -76,3 +76,18 @@ def test_i3d_plumbing_with_a_scripted_stand_in(tmp_path):
     assert torch.allclose(const, torch.full_like(const, 0.5))
     with pytest.raises(MissingWeightsError, match="i3d_torchscript.pt"):
         I3DFeatureExtractor(path=tmp_path / "missing" / "i3d_torchscript.pt")
+
+
+def test_i3d_file_is_checked_against_a_pinned_sha256(tmp_path, caplog):
+    from dynamics_codec.utils.files import sha256_file
+
+    path = tmp_path / "i3d_torchscript.pt"
+    torch.jit.script(_TinyI3D()).save(str(path))
+    digest = sha256_file(path)
+    with caplog.at_level("WARNING"):
+        unchecked = I3DFeatureExtractor(path=path)
+    assert "unchecked" in caplog.text and "metrics.fvd.i3d_sha256" in caplog.text
+    assert unchecked.describe()["model_sha256"] == digest
+    assert I3DFeatureExtractor(path=path, sha256=digest.upper()).sha256 == digest
+    with pytest.raises(MissingWeightsError, match="metrics.fvd.i3d_sha256 expects 00"):
+        I3DFeatureExtractor(path=path, sha256="00" * 32)

@@ -11,7 +11,9 @@ Layouts:
 
 A path that is not a local folder but looks like ``owner/name`` is treated as a hub id: the
 files are taken from the local Hugging Face cache, downloaded only when the hub is reachable and
-``HF_HUB_OFFLINE`` is not set. Anything missing raises :class:`MissingWeightsError` listing every
+``HF_HUB_OFFLINE`` is not set. A hub id is used only at a pinned revision (a commit sha:
+``decoder.svd_revision`` / ``decoder.adaptor_revision``), so the weights cannot change under the
+same name; without one it is refused. Anything missing raises :class:`MissingWeightsError` listing every
 missing file and where it was looked for.
 """
 
@@ -89,8 +91,9 @@ def missing_adaptor_files(folder: Path) -> list[str]:
     return [] if (folder / ADAPTOR_WEIGHTS).is_file() else [ADAPTOR_WEIGHTS]
 
 
-def resolve_folder(path_or_id: str | os.PathLike, patterns: list[str], what: str) -> Path:
-    """A local folder for ``path_or_id``: the folder itself, or a hub snapshot (cache first).
+def resolve_folder(path_or_id: str | os.PathLike, patterns: list[str], what: str, revision: str | None = None,
+                   revision_key: str = "decoder.svd_revision") -> Path:
+    """A local folder for ``path_or_id``: the folder itself, or a hub snapshot at ``revision`` (cache first).
 
     Raises:
         MissingWeightsError: neither a folder nor a reachable / cached hub id.
@@ -99,12 +102,20 @@ def resolve_folder(path_or_id: str | os.PathLike, patterns: list[str], what: str
     if path.is_dir():
         return path
     if not _HUB_ID.match(str(path_or_id)):
-        raise MissingWeightsError(f"{what}: '{path_or_id}' is neither a folder nor a hub id (owner/name); {how_to_get(what)}")
+        raise MissingWeightsError(
+            f"{what}: '{path_or_id}' is neither a folder nor a hub id (owner/name); {how_to_get(what)}"
+        )
+    if not revision:
+        raise MissingWeightsError(
+            f"{what}: hub id '{path_or_id}' needs a pinned revision: set {revision_key}=<commit sha from the "
+            "model page's history> (unpinned downloads are refused: the files could change under the same name), "
+            "or point the path at a local folder")
     from huggingface_hub import snapshot_download
 
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     try:
-        return Path(snapshot_download(str(path_or_id), allow_patterns=patterns, local_files_only=offline))
+        return Path(snapshot_download(str(path_or_id), revision=str(revision), allow_patterns=patterns,
+                                      local_files_only=offline))
     except Exception as error:  # noqa: BLE001 - every hub failure means "not available here"
         where = "the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "the Hugging Face hub and its local cache"
         raise MissingWeightsError(
@@ -169,6 +180,8 @@ def load_components(
     adaptor_path: str | os.PathLike | None = None,
     dtype: torch.dtype = torch.float32,
     adaptor_structure: AdaptorStructure = "reference",
+    svd_revision: str | None = None,
+    adaptor_revision: str | None = None,
 ) -> MofaComponents:
     """Load every component (on CPU, in ``dtype``).
 
@@ -176,6 +189,7 @@ def load_components(
         svd_path: SVD folder or hub id.
         adaptor_path: MOFA ``ckpts/controlnet`` folder or hub id (required).
         adaptor_structure: see :func:`load_flow_adaptor`.
+        svd_revision, adaptor_revision: the hub commit to use when a path is a hub id (required then).
 
     Raises:
         MissingWeightsError: listing every missing file of both folders and where they were looked for.
@@ -186,7 +200,8 @@ def load_components(
     problems = []
     svd_folder = adaptor_folder = None
     try:
-        svd_folder = resolve_folder(svd_path, ["unet/*", "vae/*", "image_encoder/*", "scheduler/*", "*.json"], "SVD")
+        svd_folder = resolve_folder(svd_path, ["unet/*", "vae/*", "image_encoder/*", "scheduler/*", "*.json"], "SVD",
+                                    svd_revision, "decoder.svd_revision")
         missing = missing_svd_files(svd_folder)
         if missing:
             problems.append(f"SVD folder {svd_folder} lacks {missing}; {how_to_get('SVD')}")
@@ -196,7 +211,8 @@ def load_components(
         problems.append(f"MOFA flow adaptor: no path given; {how_to_get('MOFA flow adaptor')}")
     else:
         try:
-            adaptor_folder = resolve_folder(adaptor_path, ["*.json", "*.safetensors"], "MOFA flow adaptor")
+            adaptor_folder = resolve_folder(adaptor_path, ["*.json", "*.safetensors"], "MOFA flow adaptor",
+                                            adaptor_revision, "decoder.adaptor_revision")
             missing = missing_adaptor_files(adaptor_folder)
             if missing:
                 problems.append(f"MOFA adaptor folder {adaptor_folder} lacks {missing}; {how_to_get('MOFA flow adaptor')}")
