@@ -10,7 +10,8 @@ Path: ``<results_dir>/<sequence>/<codec>/<rate point>.json`` where the rate poin
     rate_point       {label, keyframe_qp, token_step} for ours; {label, qp} for anchors
     bits             {total, ...parts}: ours header/keyframe/motion/total; anchors total
     kbps             total bits * fps / frames / 1000
-    metrics          {psnr, psnr_y, ms_ssim, lpips, dists, fvd}: frame means (all frames) and FVD; null if undefined
+    metrics          {psnr, psnr_y, ms_ssim, lpips, dists, fvd, cvvdp}: frame means (all frames), FVD and
+                     ColorVideoVDP (JOD of the whole video; its display model in metric_settings.cvvdp); null if undefined
     per_frame        {metric: [T values]}
     fvd              {value, num_windows, window, stride, feature_dim, windowing} or null
     metric_settings  what the metrics used (model files, windowing, devices), skipped metrics and why
@@ -64,7 +65,7 @@ def codec_fingerprint(version: str, settings: Any) -> str:
 
 def software_versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("dynamics_codec", "torch", "numpy", "av", "bjontegaard", "lpips", "DISTS_pytorch", "scipy"):
+    for dist in ("dynamics_codec", "torch", "numpy", "av", "bjontegaard", "lpips", "DISTS_pytorch", "cvvdp", "scipy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

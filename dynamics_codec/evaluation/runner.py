@@ -108,9 +108,10 @@ def _sequence_record(seq: Sequence) -> dict[str, Any]:
             "height": h, "width": w, "fps": seq.fps}
 
 
-def _metrics_fields(suite, original: np.ndarray, decoded: np.ndarray, json_path: Path) -> tuple[dict, float]:
+def _metrics_fields(suite, original: np.ndarray, decoded: np.ndarray, json_path: Path,
+                    fps: float | None = None) -> tuple[dict, float]:
     t0 = time.perf_counter()
-    m = suite.evaluate(original, decoded)
+    m = suite.evaluate(original, decoded, fps=fps)
     fields = {"metrics": m.summary(), "per_frame": {k: v for k, v in m.per_frame.items()},
               "fvd": m.fvd.to_json() if m.fvd is not None else None, "metric_settings": suite.describe()}
     if m.fvd is not None and m.fvd.real_features is not None and m.fvd.num_windows:
@@ -169,7 +170,7 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
                extra_codec: dict[str, Any]) -> None:
         path = path_of(job)
         s = seq(job.sequence)
-        fields, metric_s = _metrics_fields(suite, s.frames, decoded, path)
+        fields, metric_s = _metrics_fields(suite, s.frames, decoded, path, fps=s.fps)
         version, settings = identities[job.codec]
         record = {
             "sequence": _sequence_record(s),
