@@ -82,8 +82,13 @@ def main() -> None:
             print(f"{name:<10}{'n/a':>10}{'':>13}{'':>12}{'':>10}  weights absent ({str(exc).splitlines()[0][:70]}...)")
             continue
         value = result.summary().get(name)
-        note = {"cvvdp": f"JOD, display {suite.describe()['cvvdp']['display']}", "psnr": "dB (RGB)",
-                "fvd": f"{result.fvd.num_windows if result.fvd else 0} windows"}.get(name, "")
+        note = ""
+        if name == "cvvdp":
+            note = f"JOD, display {suite.describe()['cvvdp']['display']}"
+        elif name == "psnr":
+            note = "dB (RGB)"
+        elif name == "fvd" and result.fvd is not None:
+            note = f"{result.fvd.num_windows} windows"
         print(f"{name:<10}{value if value is not None else float('nan'):>10.4f}{wall:>13.2f}{cpu:>12.2f}"
               f"{max(setup - wall * 2 / t, 0.0):>10.2f}  {note}")
 

@@ -16,6 +16,7 @@ from dynamics_codec.codec import DecodeResult, EncodeResult, build_encoder, buil
 from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.io import read_video, to_test_format, write_video
 from dynamics_codec.metrics import psnr_per_frame
+from dynamics_codec.rate_control import with_target_rate
 from dynamics_codec.utils.files import atomic_write_text
 
 
@@ -80,6 +81,7 @@ def format_encode_report(result: EncodeResult, model_description: str) -> str:
 def encode_command(cfg: DictConfig) -> EncodeResult:
     output = _require(cfg, "output", "pass output=<file.dcv>")
     frames, fps = read_input_video(cfg)
+    cfg = with_target_rate(cfg, frames, fps)  # rate.target_kbps: the keyframe.qp and entropy.step that land there
     encoder = build_encoder(cfg)
     result = encoder.encode(frames, fps)
     write_stream_file(output, result.bitstream)

@@ -2,7 +2,10 @@
 
 Curves: each sequence has one curve per codec. Anchors give one curve (their QPs); our codec
 gives one curve per token step over the key-frame QPs, named ``ours`` when there is a single
-step and ``ours@step<S>`` otherwise. Each point is (kbps, quality) with the quality axes of
+step and ``ours@step<S>`` otherwise (with target rates: per start step of the rate search).
+Points of every codec made for one target rate share the label ``t<R>kbps`` (``curve_label``),
+so averaged curves line up by target; an operating point measured twice (two unreachable
+targets that land on one setting) counts once. Each point is (kbps, quality) with the quality axes of
 :data:`~dynamics_codec.bdrate.bd.QUALITY_AXES`. With several token steps and ``hull=True``,
 ``ours@hull`` holds every (QP, step) point of the sequence and keeps, per metric, those on the
 RD convex hull (:func:`~dynamics_codec.bdrate.bd.rd_convex_hull`): the codec at its best
@@ -34,7 +37,7 @@ from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.utils.files import atomic_write_text
 
 __all__ = ["RDPoint", "Curve", "HULL_CURVE", "collect_curves", "average_curve", "BDEntry", "bd_table", "table_markdown",
-           "table_csv", "AVERAGING_MODES", "write_report"]
+           "table_csv", "AVERAGING_MODES", "rate_notes", "write_report"]
 
 AVERAGING_MODES = ("per_sequence", "pooled")
 HULL_CURVE = "ours@hull"
@@ -46,6 +49,11 @@ class RDPoint:
     kbps: float
     metrics: dict[str, float | None]
     fvd_features: Path | None = None  # .fvd.npz next to the result file, if any
+    group: str | None = None  # what lines points up across sequences when averaging (t10kbps); default: label
+
+    @property
+    def key(self) -> str:
+        return self.group or self.label
 
 
 @dataclass
@@ -81,20 +89,27 @@ def collect_curves(records: Iterable[dict[str, Any]], results_dir: Path | None =
     """Result records -> ``{(sequence, curve name): Curve}``; with ``hull`` and several token
     steps, also each sequence's ``ours@hull`` curve over all of our points."""
     records = list(records)
-    steps = {r["rate_point"].get("token_step") for r in records if r["codec"]["kind"] == "ours"}
+
+    def step_of(r: dict[str, Any]):
+        return r["rate_point"].get("search_step", r["rate_point"].get("token_step"))
+
+    steps = {step_of(r) for r in records if r["codec"]["kind"] == "ours"}
     curves: dict[tuple[str, str], Curve] = {}
-    for r in records:
+    for r in sorted(records, key=lambda r: r["rate_point"]["label"]):
         seq, codec, kind = r["sequence"]["name"], r["codec"]["name"], r["codec"]["kind"]
         if kind == "ours" and len(steps) > 1:
-            codec = f"{codec}@step{float(r['rate_point']['token_step']):g}"
+            codec = f"{codec}@step{float(step_of(r)):g}"
         curve = curves.setdefault((seq, codec), Curve(sequence=seq, codec=codec, kind=kind))
         label = r["rate_point"]["label"]
+        if any(p.kbps == float(r["kbps"]) and p.metrics == r["metrics"] for p in curve.points):
+            continue  # the same operating point again
         feats = None
         if results_dir is not None:
             candidate = Path(results_dir) / r.get("result_file", "")
             candidate = candidate.with_suffix(".fvd.npz") if r.get("result_file") else None
             feats = candidate if candidate is not None and candidate.is_file() else None
-        curve.points.append(RDPoint(label=label, kbps=float(r["kbps"]), metrics=dict(r["metrics"]), fvd_features=feats))
+        curve.points.append(RDPoint(label=label, kbps=float(r["kbps"]), metrics=dict(r["metrics"]), fvd_features=feats,
+                                    group=r["rate_point"].get("curve_label")))
     if hull and len(steps) > 1:
         for (seq, _), curve in list(curves.items()):
             if curve.kind == "ours":
@@ -104,7 +119,7 @@ def collect_curves(records: Iterable[dict[str, Any]], results_dir: Path | None =
 
 
 def average_curve(curves: Sequence[Curve], metrics: Sequence[str]) -> Curve:
-    """Mean kbps and mean metric per rate-point label over ``curves`` (labels present in all of them).
+    """Mean kbps and mean metric per rate point (label, or the target it was made for) over ``curves`` (those in all).
 
     FVD is pooled: the Fréchet distance between all sequences' original and decoded window
     features when every point has a feature file, else the mean of the per-sequence values.
@@ -113,10 +128,10 @@ def average_curve(curves: Sequence[Curve], metrics: Sequence[str]) -> Curve:
 
     if not curves:
         raise InputError("no curves to average")
-    labels = set.intersection(*({p.label for p in c.points} for c in curves))
+    labels = set.intersection(*({p.key for p in c.points} for c in curves))
     out = Curve(sequence="average", codec=curves[0].codec, kind=curves[0].kind, hull=curves[0].hull)
     for label in sorted(labels):
-        pts = [next(p for p in c.points if p.label == label) for c in curves]
+        pts = [next(p for p in c.points if p.key == label) for c in curves]
         merged: dict[str, float | None] = {}
         for m in metrics:
             vals = [p.metrics.get(m) for p in pts]
@@ -243,6 +258,29 @@ def _points_csv(curves: dict[tuple[str, str], Curve], metrics: Sequence[str]) ->
     return buf.getvalue()
 
 
+def rate_notes(records: Iterable[dict[str, Any]]) -> list[str]:
+    """What the report must say about rates: target points outside their tolerance (unreachable
+    targets) and what an anchor's QP range could not reach, once each."""
+    notes: list[str] = []
+    hit = total = 0
+    worst = 0.0
+    for r in sorted(records, key=lambda r: (r["sequence"]["name"], r["codec"]["name"], r["rate_point"]["label"])):
+        rp, seq = r["rate_point"], r["sequence"]["name"]
+        if "target_kbps" in rp and "achieved_kbps" in rp:
+            total += 1
+            hit += bool(rp.get("within_tolerance"))
+            worst = max(worst, abs(rp["achieved_kbps"] / rp["target_kbps"] - 1.0))
+            if not rp.get("within_tolerance"):
+                notes.append(f"{seq}: {r['codec']['name']} {rp.get('message', '')}")
+        for note in (rp.get("ladder") or {}).get("notes", []):
+            notes.append(f"{seq}: {note}")
+    notes = list(dict.fromkeys(notes))
+    if total:
+        notes.insert(0, f"target rates: {hit} of {total} points of ours within tolerance (largest deviation "
+                        f"{100 * worst:.1f} %)")
+    return notes
+
+
 def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Sequence[str], *, method: str = "pchip",
                  averaging: str = "per_sequence", anchors: Sequence[str] | None = None,
                  plot_formats: Sequence[str] = ("png", "pdf"), hull: bool = True) -> dict[str, Any]:
@@ -259,7 +297,9 @@ def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Seque
     present = [m for m in metrics if any(p.metrics.get(m) is not None for c in curves.values() for p in c.points)]
     entries = bd_table(curves, present, method=method, averaging=averaging, anchors=anchors)
     atomic_write_text(report_dir / "bdrate.csv", table_csv(entries))
-    atomic_write_text(report_dir / "bdrate.md", table_markdown(entries, present, method=method, averaging=averaging))
+    notes = rate_notes(records)
+    atomic_write_text(report_dir / "bdrate.md", table_markdown(entries, present, method=method, averaging=averaging)
+                      + "".join(f"\n- {n}" for n in notes) + ("\n" if notes else ""))
     atomic_write_text(report_dir / "rd_points.csv", _points_csv(curves, present))
     per_seq = io.StringIO()
     w = csv.writer(per_seq, lineterminator="\n")
@@ -270,4 +310,4 @@ def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Seque
     atomic_write_text(report_dir / "bdrate_per_sequence.csv", per_seq.getvalue())
     figures = plot_rd_curves(curves, present, report_dir / "plots", formats=plot_formats)
     return {"entries": entries, "curves": curves, "metrics": present, "figures": figures,
-            "table": report_dir / "bdrate.md"}
+            "table": report_dir / "bdrate.md", "notes": notes}

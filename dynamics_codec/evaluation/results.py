@@ -39,8 +39,9 @@ import numpy as np
 
 from dynamics_codec.utils.files import atomic_write_text
 
-__all__ = ["SCHEMA_VERSION", "result_path", "ours_label", "anchor_label", "codec_fingerprint", "software_versions",
-           "write_result", "read_result", "iter_results", "is_finished", "to_jsonable"]
+__all__ = ["SCHEMA_VERSION", "result_path", "ours_label", "target_label", "target_curve_label", "anchor_label",
+           "codec_fingerprint", "software_versions", "write_result", "read_result", "iter_results", "is_finished",
+           "to_jsonable"]
 
 SCHEMA_VERSION = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -48,6 +49,15 @@ _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 def ours_label(keyframe_qp: int, token_step: float) -> str:
     return f"kqp{int(keyframe_qp)}_step{float(token_step):g}"
+
+
+def target_label(target_kbps: float, token_step: float) -> str:
+    return f"t{float(target_kbps):g}kbps_step{float(token_step):g}"
+
+
+def target_curve_label(target_kbps: float) -> str:
+    """The label that lines up points of every codec made for one target rate (curve averaging)."""
+    return f"t{float(target_kbps):g}kbps"
 
 
 def anchor_label(qp: int) -> str:
