@@ -1,13 +1,17 @@
 """One JSON file per (sequence, codec, rate point), with a single schema.
 
 Path: ``<results_dir>/<sequence>/<codec>/<rate point>.json`` where the rate point is
-``kqp<QP>_step<STEP>`` for our codec and ``qp<QP>`` for anchors. Content (schema version 1)::
+``kqp<QP>_step<STEP>`` (or ``t<R>kbps_step<STEP>`` for a target rate) for our codec and ``qp<QP>``
+for anchors. Content (schema version 1)::
 
     schema           1
     sequence         {name, path, hash (sha256 of the pixels), frames, height, width, fps}
     codec            {name ("ours" | anchor name), kind ("ours" | "anchor"), version, settings,
                       fingerprint (sha256 of version + settings: a changed codec is recomputed)}
-    rate_point       {label, keyframe_qp, token_step} for ours; {label, qp} for anchors
+    rate_point       {label, keyframe_qp, token_step} for ours; {label, qp} for anchors. With target rates
+                     (label t<R>kbps_step<S>) ours adds target_kbps, search_step, achieved_kbps,
+                     within_tolerance, message (UNREACHABLE ... when missed), curve_label, search (every
+                     trial); anchors on a rate-matched ladder add targets_kbps, curve_label, ladder {qps, notes}
     bits             {total, ...parts}: ours header/keyframe/motion/total; anchors total
     kbps             total bits * fps / frames / 1000
     metrics          {psnr, psnr_y, ms_ssim, lpips, dists, fvd, cvvdp}: frame means (all frames), FVD and

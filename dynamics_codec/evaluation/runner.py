@@ -1,6 +1,12 @@
 """What ``scripts/eval_bdrate.py`` does: code every sequence at every rate point with our codec
 and each anchor, measure, write one result file per point, then the BD-rate report.
 
+Rate points: the ``rate_points.keyframe_qps`` x ``token_steps`` grid and each anchor's ``qps``, or
+target rates (``rate_points.target_kbps``): per clip, our key-frame QP and token step are searched
+to land each target (:mod:`dynamics_codec.rate_control`; unreachable targets are logged and
+recorded), and each anchor runs on a rate-matched QP ladder (:mod:`dynamics_codec.anchors.ladder`).
+Anchors in ``eval.anchors_if_available`` run only where their tools are found.
+
 Stages (``eval.stage``): ``encode`` (the points), ``report`` (table and plots from whatever
 result files exist), ``all`` (both; the default). Resumable: a point whose result file exists
 with the same codec fingerprint is skipped. Parallel on one machine: anchor encodes run in
@@ -126,7 +132,12 @@ def plan_jobs(sequence_names: list[str], cfg: DictConfig, anchors: list[str] | N
     count, index = int(ev.shard.count), int(ev.shard.index)
     if count < 1 or not 0 <= index < count:
         raise ConfigError(f"eval.shard.index must be in 0..count-1, found index={index}, count={count}")
-    return [job for i, job in enumerate(jobs) if i % count == index]
+    # our target points of one clip and start step share their trial encodes: one shard gets them all
+    def unit(job: PointJob):
+        return (job.sequence, job.params["token_step"]) if "target_kbps" in job.params else id(job)
+
+    unit_index = {u: i for i, u in enumerate(dict.fromkeys(unit(j) for j in jobs))}
+    return [job for job in jobs if unit_index[unit(job)] % count == index]
 
 
 def _anchor_options(anchor_cfg: DictConfig) -> dict[str, Any]:
