@@ -207,8 +207,9 @@ class RateSearch:
         if config.qp_range is not None:
             lo, hi = max(lo, config.qp_range[0]), min(hi, config.qp_range[1])
             if lo > hi:
-                raise ConfigError(f"rate.qp_range {list(config.qp_range)} does not overlap the key-frame codec's QP "
-                                  f"range {list(qp_range)}")
+                raise ConfigError(f"qp_range {list(config.qp_range)} (rate.qp_range / rate_points.qp_range) does not "
+                                  f"overlap the key-frame codec's QP range {list(qp_range)}; set it inside that range "
+                                  "or to null")
         self.qp_range = (int(lo), int(hi))
         self.config = config
         s_lo, s_hi = config.step_range

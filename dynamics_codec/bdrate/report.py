@@ -28,7 +28,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -283,14 +283,16 @@ def rate_notes(records: Iterable[dict[str, Any]]) -> list[str]:
 
 def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Sequence[str], *, method: str = "pchip",
                  averaging: str = "per_sequence", anchors: Sequence[str] | None = None,
-                 plot_formats: Sequence[str] = ("png", "pdf"), hull: bool = True) -> dict[str, Any]:
+                 plot_formats: Sequence[str] = ("png", "pdf"), hull: bool = True,
+                 keep: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """BD-rate table (``bdrate.csv``, ``bdrate.md``), per-sequence BD-rates, RD points and RD plots
-    (``hull``: add the ``ours@hull`` curve when there are several token steps)."""
+    (``hull``: add the ``ours@hull`` curve when there are several token steps; ``keep``: which
+    result records to use, default all)."""
     from dynamics_codec.bdrate.plots import plot_rd_curves
     from dynamics_codec.evaluation.results import iter_results
 
     report_dir = Path(report_dir)
-    records = list(iter_results(results_dir))
+    records = [r for r in iter_results(results_dir) if keep is None or keep(r)]
     if not records:
         raise InputError(f"no result files under {results_dir}; run the encode stage first")
     curves = collect_curves(records, Path(results_dir), hull=hull)

@@ -14,7 +14,7 @@ import logging
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,7 +36,8 @@ def _codec_order(name: str) -> tuple[int, str]:
 
 
 def yt_figures(results_dir: str | Path, report_dir: str | Path, video_cfg, *, kbps: float = 10.0, x: int | None = None,
-               width: int = 5, strip_frames: int = 10) -> list[Path]:
+               width: int = 5, strip_frames: int = 10, keep: Callable[[dict[str, Any]], bool] | None = None
+               ) -> list[Path]:
     """Write one y-t slice figure per sequence; returns the files written."""
     import cv2
     import matplotlib
@@ -50,6 +51,8 @@ def yt_figures(results_dir: str | Path, report_dir: str | Path, video_cfg, *, kb
     results_dir, out_dir = Path(results_dir), Path(report_dir) / "figures"
     by_seq: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in iter_results(results_dir):
+        if keep is not None and not keep(r):
+            continue
         if r["codec"]["kind"] == "ours":
             step = r["rate_point"].get("search_step", r["rate_point"].get("token_step"))
             by_seq[r["sequence"]["name"]][f"ours@{step}"].append(r)

@@ -37,9 +37,9 @@ from dynamics_codec.evaluation.results import (
     is_finished,
     ours_label,
     result_path,
+    software_versions,
     target_curve_label,
     target_label,
-    software_versions,
     write_result,
 )
 from dynamics_codec.evaluation.sequences import Sequence, list_sequence_paths, load_sequence
@@ -94,7 +94,8 @@ def active_anchors(cfg: DictConfig) -> list[str]:
         try:
             build_anchor(str(cfg.anchors[name].name), **_anchor_options(cfg.anchors[name])).version()
         except ExternalToolError as exc:
-            log.info(f"eval: anchor {name} skipped (optional): {str(exc).splitlines()[0]}")
+            log.info(f"eval: anchor {name} skipped (optional, eval.anchors_if_available): "
+                     f"{' '.join(str(exc).split())}")
             continue
         names.append(name)
     return names
@@ -222,7 +223,7 @@ def _expand_ladders(jobs: list[PointJob], anchors: dict, cfg: DictConfig, cache,
                 points.append(PointJob(job.sequence, name, anchor_label(qp), {
                     "qp": int(qp), "targets_kbps": served,
                     "curve_label": target_curve_label(served[0]) if served else anchor_label(qp),
-                    "ladder": {"qps": ladder.qps, "notes": ladder.notes}}))
+                    "ladder": {"targets": list(job.params["targets"]), "qps": ladder.qps, "notes": ladder.notes}}))
             expanded[(job.sequence, name)] = points
             log.info(f"eval: {job.sequence}: {name} rate-matched QPs {ladder.qps} "
                      f"({', '.join(f'{ladder.kbps[q]:.2f}' for q in ladder.qps)} kbps)")
@@ -271,6 +272,8 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
                 "start_qp": int(cfg.keyframe.qp)}
     for name, anchor in anchors.items():
         identities[name] = (anchor.version(), {**anchor.settings(), "video": OmegaConf.to_container(cfg.video)})
+        if search_cfg is not None:  # a point's record says which targets its ladder was made for
+            identities[name][1]["ladder"] = {"targets_kbps": target_rates(cfg), "tolerance": search_cfg.tolerance}
     for name, (version, settings) in identities.items():
         fingerprints[name] = codec_fingerprint(version, {**settings, "metrics": sorted(metric_names)})
 
@@ -367,6 +370,24 @@ def run_points(cfg: DictConfig) -> dict[str, int]:
     return {"done": len(pending), "skipped": skipped, "encodes": counts["ours"] + counts["anchors"]}
 
 
+def report_filter(cfg: DictConfig):
+    """Which result records belong to the configured rate points: with target rates, our points of
+    these targets and start steps and the anchor points of ladders made for these targets; with
+    QPs, the points made without targets. (One results folder may hold both.)"""
+    targets = target_rates(cfg)
+    if targets is None:
+        return lambda r: "target_kbps" not in r["rate_point"] and "ladder" not in r["rate_point"]
+    steps = {float(s) for s in cfg.rate_points.token_steps}
+
+    def keep(r: dict[str, Any]) -> bool:
+        rp = r["rate_point"]
+        if r["codec"]["kind"] == "ours":
+            return rp.get("target_kbps") in targets and rp.get("search_step") in steps
+        return (rp.get("ladder") or {}).get("targets") == targets
+
+    return keep
+
+
 def report_command(cfg: DictConfig) -> dict[str, Any]:
     from dynamics_codec.bdrate import write_report
 
@@ -374,14 +395,15 @@ def report_command(cfg: DictConfig) -> dict[str, Any]:
     anchors = list(dict.fromkeys([*ev.anchors, *(ev.get("anchors_if_available") or [])]))
     report = write_report(ev.results_dir, ev.report_dir, list(ev.report.metrics), method=str(ev.report.interpolation),
                           averaging=str(ev.report.averaging), anchors=anchors,
-                          plot_formats=list(ev.report.plot_formats), hull=bool(ev.report.get("hull", True)))
+                          plot_formats=list(ev.report.plot_formats), hull=bool(ev.report.get("hull", True)),
+                          keep=report_filter(cfg))
     fig = ev.report.get("yt_figure") or {}
     if fig.get("enabled", False):
         from dynamics_codec.evaluation.report_figures import yt_figures
 
         report["yt_figures"] = yt_figures(ev.results_dir, ev.report_dir, cfg.video, kbps=float(fig.get("kbps", 10.0)),
                                           x=fig.get("x"), width=int(fig.get("width", 5)),
-                                          strip_frames=int(fig.get("strip_frames", 10)))
+                                          strip_frames=int(fig.get("strip_frames", 10)), keep=report_filter(cfg))
         log.info(f"eval: wrote {len(report['yt_figures'])} y-t slice figure files under {ev.report_dir}/figures")
     print(Path(report["table"]).read_text())
     print(f"eval: wrote {ev.report_dir}/bdrate.csv, bdrate.md, bdrate_per_sequence.csv, rd_points.csv and "

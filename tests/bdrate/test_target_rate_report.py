@@ -97,3 +97,23 @@ def test_shards_keep_a_clips_target_points_together():
             owners = {i for i, s in enumerate(shards) for j in s
                       if j.codec == "ours" and j.sequence == seq and j.params["token_step"] == step}
             assert len(owners) == 1
+
+
+def test_the_report_keeps_the_configured_rate_points_only():
+    from dynamics_codec.evaluation.runner import report_filter
+
+    qp_mode = {"sequence": {"name": "a"}, "codec": {"name": "ours", "kind": "ours"},
+               "rate_point": {"label": "kqp37_step0.1", "keyframe_qp": 37, "token_step": 0.1}}
+    qp_anchor = {"sequence": {"name": "a"}, "codec": {"name": "x265", "kind": "anchor"},
+                 "rate_point": {"label": "qp37", "qp": 37}}
+    now = _ours("a", 10, 10.2, 33.0, 40)
+    old_target = _ours("a", 12, 12.0, 34.0, 39)
+    ladder_now = _anchor("a", 44, 10.0, 33.0, [10])
+    ladder_now["rate_point"]["ladder"]["targets"] = [5.0, 10.0]
+    ladder_old = _anchor("a", 45, 9.0, 32.0, [9])
+    ladder_old["rate_point"]["ladder"]["targets"] = [9.0]
+    records = [qp_mode, qp_anchor, now, old_target, ladder_now, ladder_old]
+    keep = report_filter(_cfg([10, 5]))
+    assert [r for r in records if keep(r)] == [now, ladder_now]
+    keep = report_filter(_cfg(None))
+    assert [r for r in records if keep(r)] == [qp_mode, qp_anchor]
