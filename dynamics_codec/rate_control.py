@@ -271,24 +271,29 @@ class RateSearch:
                                 trials=trials, new_encodes=self.encodes - encodes0, payload=payload)
 
     def _bisect_step(self, t, qp: int, s_from: float, s_to: float, target: float) -> Trial | None:
-        """A step between ``s_from`` and ``s_to`` (log scale) at ``qp`` that lands in the band, if any."""
+        """The step between ``s_from`` and ``s_to`` (bisection in log step) at ``qp`` that lands closest to
+        the target within the band, if any: it stops within a quarter of the tolerance."""
         tol = self.config.tolerance
-        end = t(qp, s_to)
-        if _in_band(end.kbps, target, tol):
-            return end
-        if (end.kbps > target) == (t(qp, s_from).kbps > target):
-            return None  # the whole step range stays on one side of the target
+        start, end = t(qp, s_from), t(qp, s_to)
+        hits = [end] if _in_band(end.kbps, target, tol) else []
+        if (end.kbps > target) == (start.kbps > target):
+            return hits[0] if hits else None  # the whole step range stays on one side of the target
+        start_above = start.kbps > target
         a, b = math.log(s_from), math.log(s_to)
         for _ in range(self.config.bisection_steps):
+            if hits and min(_log_err(x.kbps, target) for x in hits) <= math.log1p(tol / 4):
+                break
             mid = _nice(math.exp(0.5 * (a + b)))
+            if mid in (_nice(math.exp(a)), _nice(math.exp(b))):
+                break  # the steps' 4 significant digits are exhausted
             tr = t(qp, mid)
             if _in_band(tr.kbps, target, tol):
-                return tr
-            if (tr.kbps > target) == (t(qp, math.exp(a)).kbps > target):
+                hits.append(tr)
+            if (tr.kbps > target) == start_above:
                 a = math.log(mid)
             else:
                 b = math.log(mid)
-        return None
+        return min(hits, key=lambda x: _log_err(x.kbps, target)) if hits else None
 
     def _message(self, target: float, best: Trial, within: bool, trials: list[Trial]) -> str:
         tol = self.config.tolerance

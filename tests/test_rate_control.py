@@ -54,6 +54,16 @@ def test_fine_tunes_the_step_when_adjacent_qps_straddle_the_band():
     assert RateSearchConfig(tolerance=0.01).step_range[0] <= found.token_step <= 2.0
 
 
+def test_the_step_search_spends_the_budget_instead_of_stopping_at_the_band_edge():
+    # at the coarsest QP and the configured step the stream is 20 % too big; the largest step would land
+    # 9.9 % below the target (inside the band) with almost no motion bits: the search goes closer
+    codec = ModelCodec(key0=2000.0 * 2 ** (51 / 6), motion0=7380.0, floor=20.0)
+    target = (2000 + 300 + 738 / 2.0) / 0.901 / 2000  # step 2 lands 9.9 % below it; step ~1.1 hits it
+    assert (codec.bits(51, 2.0) / 2000) / target - 1 == pytest.approx(-0.099, abs=1e-3)
+    found = _search(codec).search(target)
+    assert found.keyframe_qp == 51 and abs(found.kbps / target - 1) <= 0.025 and 0.9 < found.token_step < 1.4
+
+
 def test_unreachable_targets_are_reported_not_clipped():
     codec = ModelCodec()
     search = _search(codec)
