@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check-readme venv clean
+.PHONY: demo test check-readme table1 venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,14 @@ test: $(STAMP)
 
 check-readme: $(STAMP)
 	CHECK_README=all $(PY) -m pytest -q tests/test_readme.py
+
+# Table 1 + RD plots + y-t figures on a folder of clips (configs/experiment/table1.yaml; README "Table 1"):
+#   make table1 SEQUENCES=../shared/clips [ARGS="video.num_frames=20"]
+SEQUENCES ?=
+ARGS ?=
+table1: $(STAMP)
+	@test -n "$(SEQUENCES)" || { echo "usage: make table1 SEQUENCES=<folder of clips or .txt manifest> [ARGS='...']"; exit 2; }
+	$(PY) scripts/eval_bdrate.py sequences=$(SEQUENCES) experiment=table1 $(ARGS)
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -248,6 +248,7 @@ def _video_record(num_frames: int, height: int, width: int, fps: float) -> dict[
 def encode_command(cfg: DictConfig) -> EncodeResult:
     from dynamics_codec.bitstream import write_stream_file
     from dynamics_codec.codec import build_encoder, build_stream_decoder
+    from dynamics_codec.rate_control import with_target_rate
 
     output, overwrite = validate_encode_config(cfg)
     quality = bool(cfg.get("report_quality", False))
@@ -255,6 +256,7 @@ def encode_command(cfg: DictConfig) -> EncodeResult:
                     enabled=bool(cfg.get("progress", True)), desc="encode")
     with stages("read"):
         frames, fps = read_input_video(cfg)
+    cfg = with_target_rate(cfg, frames, fps)  # rate.target_kbps: the keyframe.qp and entropy.step that land there
     with stages("model"):
         encoder = build_encoder(cfg)
     with stages("encode"):

@@ -24,12 +24,19 @@ __all__ = ["AnchorCodec", "AnchorOutput", "clip_hash", "video_to_yuv420", "yuv42
 
 @dataclass
 class AnchorOutput:
-    """What one anchor encode + decode produced."""
+    """What one anchor encode + decode produced: the decoded 4:2:0 planes, or (an anchor that shows
+    one picture throughout, ``static``) the decoded RGB picture and how many frames it stands for."""
 
     bitstream: bytes
-    decoded: Yuv420  # planes [T, H', W'] / [T, H'/2, W'/2] at the coded (even) size
+    decoded: Yuv420 | None  # planes [T, H', W'] / [T, H'/2, W'/2] at the coded (even) size
     encoder_log: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # encode_s, decode_s
+    still: np.ndarray | None = None  # uint8 RGB [H, W, 3] at the true size, shown for every frame (decoded None)
+    num_frames: int | None = None  # frames coded (from ``decoded`` when None)
+
+    @property
+    def frames(self) -> int:
+        return int(self.num_frames if self.num_frames is not None else self.decoded.y.shape[0])
 
 
 def clip_hash(frames: np.ndarray, fps: float) -> str:
@@ -67,10 +74,16 @@ class AnchorCodec(abc.ABC):
     """
 
     name: str = ""
+    qp_range: tuple[int, int] = (0, 51)  # the QPs the codec accepts (rate-matched ladders search in it)
 
     @abc.abstractmethod
     def encode_decode(self, yuv: Yuv420, fps: float, qp: int) -> AnchorOutput:
         """Encode the 4:2:0 video at ``qp`` and decode the bitstream again."""
+
+    def encode_video(self, frames: np.ndarray, fps: float, qp: int) -> AnchorOutput:
+        """uint8 RGB ``[T, H, W, 3]`` at ``qp``: the project's one RGB -> 4:2:0 conversion, then
+        :meth:`encode_decode` (an anchor that codes RGB itself, like ``static``, overrides this)."""
+        return self.encode_decode(video_to_yuv420(frames), fps, qp)
 
     @abc.abstractmethod
     def version(self) -> str:

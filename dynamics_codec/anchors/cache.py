@@ -3,7 +3,8 @@
 Key = SHA-256 of ``{clip hash, codec name, codec settings (cfg name and content hash, preset,
 ...), QP, encoder version}``. Layout: ``<root>/<codec>/<key[:2]>/<key>/`` holding
 ``stream.bin`` (the exact bitstream; its size is the rate), ``decoded.yuv`` (8-bit planar I420
-at the coded size) and ``meta.json``. Entries are written to a temporary folder and renamed,
+at the coded size; ``still.npy``, one uint8 RGB picture, for an anchor that shows one picture
+throughout) and ``meta.json``. Entries are written to a temporary folder and renamed,
 so a crash never leaves a half entry and concurrent writers of one key are harmless.
 """
 
@@ -47,6 +48,9 @@ class CachedAnchorPoint:
     def decoded_video(self) -> np.ndarray:
         """uint8 RGB ``[T, H, W, 3]`` at the clip's true size (via the project's 4:2:0 -> RGB conversion)."""
         m = self.meta
+        if m.get("decoded") == "still":
+            still = np.load(self.folder / "still.npy", allow_pickle=False)
+            return np.ascontiguousarray(np.repeat(still[None], int(m["num_frames"]), axis=0))
         yuv = read_yuv420_file(self.folder / "decoded.yuv", m["num_frames"], m["coded_height"], m["coded_width"])
         return yuv420_to_video(yuv, m["height"], m["width"])
 
@@ -86,15 +90,22 @@ class AnchorCache:
         meta = {
             "format": CACHE_FORMAT, "key": key, "clip_hash": clip_hash, "codec": anchor.name, "qp": int(qp),
             "version": anchor.version(), "reported_version": getattr(anchor, "reported_version", None),
-            "settings": anchor.settings(), "num_frames": int(output.decoded.y.shape[0]),
-            "height": int(height), "width": int(width), "coded_height": output.decoded.height,
-            "coded_width": output.decoded.width, "fps": float(fps), "bits": 8 * len(output.bitstream),
+            "settings": anchor.settings(), "num_frames": output.frames,
+            "height": int(height), "width": int(width), "fps": float(fps), "bits": 8 * len(output.bitstream),
             "timings": output.timings, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+        if output.still is not None:
+            meta["decoded"] = "still"
+        else:
+            meta.update(coded_height=output.decoded.height, coded_width=output.decoded.width)
         with atomic_output_path(folder, suffix="") as tmp:
             tmp.mkdir(parents=True)
             (tmp / "stream.bin").write_bytes(output.bitstream)
-            (tmp / "decoded.yuv").write_bytes(output.decoded.frame_bytes())
+            if output.still is not None:
+                with open(tmp / "still.npy", "wb") as f:
+                    np.save(f, np.ascontiguousarray(output.still, dtype=np.uint8), allow_pickle=False)
+            else:
+                (tmp / "decoded.yuv").write_bytes(output.decoded.frame_bytes())
             if output.encoder_log:
                 (tmp / "encoder.log").write_text(output.encoder_log)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from dynamics_codec.anchors.base import AnchorCodec, clip_hash, video_to_yuv420
+from dynamics_codec.anchors.base import AnchorCodec, clip_hash
 from dynamics_codec.anchors.cache import AnchorCache, CachedAnchorPoint
 from dynamics_codec.errors import ConfigError
 
@@ -37,15 +37,18 @@ class AnchorJob:
 
 
 def build_anchor(name: str, **options: Any) -> AnchorCodec:
-    """An anchor by name: ``x265``, ``vtm_ldb`` or ``vtm_intra``; ``options`` go to its constructor."""
+    """An anchor by name: ``x265``, ``vtm_ldb``, ``vtm_intra`` or ``static``; ``options`` go to its constructor."""
+    from dynamics_codec.anchors.static import StaticAnchor
     from dynamics_codec.anchors.vtm import VTM_ANCHOR_CFGS, VtmAnchor
     from dynamics_codec.anchors.x265 import X265Anchor
 
     if name == "x265":
         return X265Anchor(**options)
+    if name == "static":
+        return StaticAnchor(**options)
     if name in VTM_ANCHOR_CFGS:
         return VtmAnchor(name=name, **options)
-    raise ConfigError(f"unknown anchor {name!r}; choose x265, {', '.join(sorted(VTM_ANCHOR_CFGS))}")
+    raise ConfigError(f"unknown anchor {name!r}; choose x265, static, {', '.join(sorted(VTM_ANCHOR_CFGS))}")
 
 
 def encode_one(anchor: AnchorCodec, cache: AnchorCache, frames: np.ndarray, fps: float, qp: int) -> CachedAnchorPoint:
@@ -55,7 +58,7 @@ def encode_one(anchor: AnchorCodec, cache: AnchorCache, frames: np.ndarray, fps:
     hit = cache.load(anchor.name, key)
     if hit is not None:
         return hit
-    output = anchor.encode_decode(video_to_yuv420(frames), fps, qp)
+    output = anchor.encode_video(frames, fps, qp)
     return cache.store(key, anchor, output, clip_hash=chash, qp=qp, fps=fps, height=frames.shape[1],
                        width=frames.shape[2])
 

@@ -70,6 +70,7 @@ class VtmAnchor(AnchorCodec):
         if name not in VTM_ANCHOR_CFGS:
             raise ConfigError(f"VTM anchor name must be one of {sorted(VTM_ANCHOR_CFGS)}, found {name!r}")
         self.name = name
+        self.qp_range = (0, 63)  # VVC's QP range (8-bit input): coarser than HEVC's 51
         self.cfg_name = cfg or VTM_ANCHOR_CFGS[name]
         self.bin_dir = str(bin_dir) if bin_dir else None
         self.cfg_dir = str(cfg_dir) if cfg_dir else None

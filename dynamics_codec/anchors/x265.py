@@ -55,6 +55,7 @@ class X265Anchor(AnchorCodec):
     """
 
     name = "x265"
+    qp_range = (0, 51)  # HEVC's QP range: x265 cannot code coarser than 51
 
     def __init__(self, preset: str = "medium", ipratio: float | None = None, pools: int = 1,
                  extra_params: str = "") -> None:

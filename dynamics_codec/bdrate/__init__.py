@@ -24,6 +24,7 @@ from dynamics_codec.bdrate.report import (
     average_curve,
     bd_table,
     collect_curves,
+    rate_notes,
     reported_metrics,
     table_csv,
     table_markdown,
@@ -33,5 +34,5 @@ from dynamics_codec.bdrate.report import (
 __all__ = [
     "INTERPOLATIONS", "QUALITY_AXES", "bd_rate", "bd_quality", "curve_overlap", "quality_axis", "rd_convex_hull",
     "AVERAGING_MODES", "HULL_SUFFIX", "REPORT_ORDER", "BDEntry", "Curve", "RDPoint", "average_curve", "bd_table",
-    "collect_curves", "reported_metrics", "table_csv", "table_markdown", "write_report",
+    "collect_curves", "rate_notes", "reported_metrics", "table_csv", "table_markdown", "write_report",
 ]

@@ -12,7 +12,7 @@ the *anchor* at equal quality, in percent: **negative = the test codec needs few
 better). Rates are integrated on a log10 axis over the overlap of the two quality ranges.
 
 Quality axes (higher is better, as the paper plots them): ``psnr`` / ``psnr_y`` in dB,
-``ms_ssim``, ``1-LPIPS``, ``1-DISTS``, ``5000-FVD``.
+``ms_ssim``, ``1-LPIPS``, ``1-DISTS``, ``5000-FVD``, ``cvvdp`` in JOD.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ QUALITY_AXES: dict[str, QualityAxis] = {
     "lpips": QualityAxis("lpips", "1-LPIPS", lambda v: 1.0 - v),
     "dists": QualityAxis("dists", "1-DISTS", lambda v: 1.0 - v),
     "fvd": QualityAxis("fvd", "5000-FVD", lambda v: 5000.0 - v),
+    "cvvdp": QualityAxis("cvvdp", "ColorVideoVDP [JOD]", lambda v: v),
 }
 
 

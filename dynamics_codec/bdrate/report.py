@@ -2,8 +2,11 @@
 
 Curves: each sequence has one curve per codec. Anchors give one curve (their QPs); each of our
 codecs (one per ``eval.label``: checkpoints, ablations) gives one curve per token step over the
-key-frame QPs, named ``<label>`` when it has a single step and ``<label>@step<S>`` otherwise.
-Each point is (kbps, quality) with the quality axes of
+key-frame QPs, named ``<label>`` when it has a single step and ``<label>@step<S>`` otherwise (with
+target rates: per start step of the rate search). Points of every codec made for one target rate
+share the label ``t<R>kbps`` (``curve_label``), so averaged curves line up by target; an operating
+point measured twice (two unreachable targets that land on one setting) counts once. Each point is
+(kbps, quality) with the quality axes of
 :data:`~dynamics_codec.bdrate.bd.QUALITY_AXES`. With several token steps and ``hull=True``,
 ``<label>@hull`` holds every (QP, step) point of the sequence and keeps, per metric, those on the
 RD convex hull (:func:`~dynamics_codec.bdrate.bd.rd_convex_hull`): the codec at its best
@@ -32,7 +35,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -41,12 +44,12 @@ from dynamics_codec.errors import ConfigError, InputError
 from dynamics_codec.utils.files import atomic_write_text
 
 __all__ = ["RDPoint", "Curve", "HULL_SUFFIX", "collect_curves", "average_curve", "BDEntry", "bd_table", "table_markdown",
-           "table_csv", "AVERAGING_MODES", "REPORT_ORDER", "reported_metrics", "write_report"]
+           "table_csv", "AVERAGING_MODES", "REPORT_ORDER", "reported_metrics", "rate_notes", "write_report"]
 
 AVERAGING_MODES = ("per_sequence", "pooled")
 HULL_SUFFIX = "@hull"  # <label>@hull: a codec's RD convex hull over its (QP, token step) points
 #: column order of the report: the paper's Table 1 axes first, then the other metrics
-REPORT_ORDER = ("dists", "lpips", "fvd", "psnr", "psnr_y", "ms_ssim")
+REPORT_ORDER = ("dists", "lpips", "fvd", "cvvdp", "psnr", "psnr_y", "ms_ssim")
 log = logging.getLogger(__name__)
 
 
@@ -56,6 +59,11 @@ class RDPoint:
     kbps: float
     metrics: dict[str, float | None]
     fvd_features: Path | None = None  # .fvd.npz next to the result file, if any
+    group: str | None = None  # what lines points up across sequences when averaging (t10kbps); default: label
+
+    @property
+    def key(self) -> str:
+        return self.group or self.label
 
 
 @dataclass
@@ -91,28 +99,37 @@ def collect_curves(records: Iterable[dict[str, Any]], results_dir: Path | None =
     """Result records -> ``{(sequence, curve name): Curve}``; with ``hull``, also each sequence's
     ``<label>@hull`` curve over all points of each of our codecs that has several token steps."""
     records = list(records)
-    steps: dict[str, set] = defaultdict(set)  # our codec label -> its token steps
+
+    def step_of(r: dict[str, Any]):
+        return r["rate_point"].get("search_step", r["rate_point"].get("token_step"))
+
+    steps: dict[str, set] = defaultdict(set)  # our codec label -> its token steps (start steps with targets)
     for r in records:
         if r["codec"]["kind"] == "ours":
-            steps[r["codec"]["name"]].add(r["rate_point"].get("token_step"))
+            steps[r["codec"]["name"]].add(step_of(r))
     curves: dict[tuple[str, str], Curve] = {}
-    for r in records:
+    for r in sorted(records, key=lambda r: r["rate_point"]["label"]):
         seq, name, kind = r["sequence"]["name"], r["codec"]["name"], r["codec"]["kind"]
         codec = name
         if kind == "ours" and len(steps[name]) > 1:
-            codec = f"{name}@step{float(r['rate_point']['token_step']):g}"
+            codec = f"{name}@step{float(step_of(r)):g}"
         curve = curves.setdefault((seq, codec), Curve(sequence=seq, codec=codec, kind=kind))
         label = r["rate_point"]["label"]
+        if any(p.kbps == float(r["kbps"]) and p.metrics == r["metrics"] for p in curve.points):
+            continue  # the same operating point again
         feats = None
         if results_dir is not None:
             candidate = Path(results_dir) / r.get("result_file", "")
             candidate = candidate.with_suffix(".fvd.npz") if r.get("result_file") else None
             feats = candidate if candidate is not None and candidate.is_file() else None
-        curve.points.append(RDPoint(label=label, kbps=float(r["kbps"]), metrics=dict(r["metrics"]), fvd_features=feats))
+        curve.points.append(RDPoint(label=label, kbps=float(r["kbps"]), metrics=dict(r["metrics"]), fvd_features=feats,
+                                    group=r["rate_point"].get("curve_label")))
         if hull and kind == "ours" and len(steps[name]) > 1:
             combined = curves.setdefault((seq, name + HULL_SUFFIX),
                                          Curve(sequence=seq, codec=name + HULL_SUFFIX, kind="ours", hull=True))
-            combined.points.append(curve.points[-1])
+            point = curve.points[-1]
+            if not any(p.kbps == point.kbps and p.metrics == point.metrics for p in combined.points):
+                combined.points.append(point)
     return curves
 
 
@@ -130,7 +147,7 @@ def reported_metrics(curves: dict[tuple[str, str], Curve], metrics: Sequence[str
 
 
 def average_curve(curves: Sequence[Curve], metrics: Sequence[str]) -> Curve:
-    """Mean kbps and mean metric per rate-point label over ``curves`` (labels present in all of them).
+    """Mean kbps and mean metric per rate point (label, or the target it was made for) over ``curves`` (those in all).
 
     FVD is pooled: the Fréchet distance between all sequences' original and decoded window
     features when every point has a feature file, else the mean of the per-sequence values.
@@ -139,10 +156,10 @@ def average_curve(curves: Sequence[Curve], metrics: Sequence[str]) -> Curve:
 
     if not curves:
         raise InputError("no curves to average")
-    labels = set.intersection(*({p.label for p in c.points} for c in curves))
+    labels = set.intersection(*({p.key for p in c.points} for c in curves))
     out = Curve(sequence="average", codec=curves[0].codec, kind=curves[0].kind, hull=curves[0].hull)
     for label in sorted(labels):
-        pts = [next(p for p in c.points if p.label == label) for c in curves]
+        pts = [next(p for p in c.points if p.key == label) for c in curves]
         merged: dict[str, float | None] = {}
         for m in metrics:
             vals = [p.metrics.get(m) for p in pts]
@@ -293,24 +310,51 @@ def _points_csv(curves: dict[tuple[str, str], Curve], metrics: Sequence[str]) ->
     return buf.getvalue()
 
 
+def rate_notes(records: Iterable[dict[str, Any]]) -> list[str]:
+    """What the report must say about rates: target points outside their tolerance (unreachable
+    targets) and what an anchor's QP range could not reach, once each."""
+    notes: list[str] = []
+    hit = total = 0
+    worst = 0.0
+    for r in sorted(records, key=lambda r: (r["sequence"]["name"], r["codec"]["name"], r["rate_point"]["label"])):
+        rp, seq = r["rate_point"], r["sequence"]["name"]
+        if "target_kbps" in rp and "achieved_kbps" in rp:
+            total += 1
+            hit += bool(rp.get("within_tolerance"))
+            worst = max(worst, abs(rp["achieved_kbps"] / rp["target_kbps"] - 1.0))
+            if not rp.get("within_tolerance"):
+                notes.append(f"{seq}: {r['codec']['name']} {rp.get('message', '')}")
+        for note in (rp.get("ladder") or {}).get("notes", []):
+            notes.append(f"{seq}: {note}")
+    notes = list(dict.fromkeys(notes))
+    if total:
+        notes.insert(0, f"target rates: {hit} of {total} points of ours within tolerance (largest deviation "
+                        f"{100 * worst:.1f} %)")
+    return notes
+
+
 def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Sequence[str] | None = None, *,
                  method: str = "pchip", averaging: str = "per_sequence", anchors: Sequence[str] | None = None,
-                 plot_formats: Sequence[str] = ("png", "pdf"), hull: bool = True) -> dict[str, Any]:
+                 plot_formats: Sequence[str] = ("png", "pdf"), hull: bool = True,
+                 keep: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """BD-rate / BD-quality table (``bdrate.csv``, ``bdrate.md``), per-sequence values, RD points and
     RD plots of ``metrics`` (``None``: every metric the results hold); ``hull``: add the
-    ``<label>@hull`` curves of codecs with several token steps."""
+    ``<label>@hull`` curves of codecs with several token steps; ``keep``: which result records to
+    use, default all."""
     from dynamics_codec.bdrate.plots import plot_rd_curves
     from dynamics_codec.evaluation.results import iter_results
 
     report_dir = Path(report_dir)
-    records = list(iter_results(results_dir))
+    records = [r for r in iter_results(results_dir) if keep is None or keep(r)]
     if not records:
         raise InputError(f"no result files under {results_dir}; run the encode stage first (eval.stage=encode or all)")
     curves = collect_curves(records, Path(results_dir), hull=hull)
     present = reported_metrics(curves, metrics)
     entries = bd_table(curves, present, method=method, averaging=averaging, anchors=anchors)
     atomic_write_text(report_dir / "bdrate.csv", table_csv(entries))
-    atomic_write_text(report_dir / "bdrate.md", table_markdown(entries, present, method=method, averaging=averaging))
+    notes = rate_notes(records)
+    atomic_write_text(report_dir / "bdrate.md", table_markdown(entries, present, method=method, averaging=averaging)
+                      + "".join(f"\n- {n}" for n in notes) + ("\n" if notes else ""))
     atomic_write_text(report_dir / "rd_points.csv", _points_csv(curves, present))
     per_seq = io.StringIO()
     w = csv.writer(per_seq, lineterminator="\n")
@@ -322,4 +366,4 @@ def write_report(results_dir: str | Path, report_dir: str | Path, metrics: Seque
     atomic_write_text(report_dir / "bdrate_per_sequence.csv", per_seq.getvalue())
     figures = plot_rd_curves(curves, present, report_dir / "plots", formats=plot_formats)
     return {"entries": entries, "curves": curves, "metrics": present, "figures": figures,
-            "table": report_dir / "bdrate.md"}
+            "table": report_dir / "bdrate.md", "notes": notes}

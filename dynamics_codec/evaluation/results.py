@@ -1,16 +1,21 @@
 """One JSON file per (sequence, codec, rate point), with a single schema.
 
 Path: ``<results_dir>/<sequence>/<codec>/<rate point>.json`` where the rate point is
-``kqp<QP>_step<STEP>`` for our codec and ``qp<QP>`` for anchors. Content (schema version 1)::
+``kqp<QP>_step<STEP>`` (or ``t<R>kbps_step<STEP>`` for a target rate) for our codec and ``qp<QP>``
+for anchors. Content (schema version 1)::
 
     schema           1
     sequence         {name, path, hash (sha256 of the pixels), frames, height, width, fps}
     codec            {name (our codec's eval.label | anchor name), kind ("ours" | "anchor"), version, settings,
                       fingerprint (sha256 of version + settings: a changed codec is recomputed)}
-    rate_point       {label, keyframe_qp, token_step} for ours; {label, qp} for anchors
+    rate_point       {label, keyframe_qp, token_step} for ours; {label, qp} for anchors. With target rates
+                     (label t<R>kbps_step<S>) ours adds target_kbps, search_step, achieved_kbps,
+                     within_tolerance, message (UNREACHABLE ... when missed), curve_label, search (every
+                     trial); anchors on a rate-matched ladder add targets_kbps, curve_label, ladder {qps, notes}
     bits             {total, ...parts}: ours header/keyframe/motion/total; anchors total
     kbps             total bits * fps / frames / 1000
-    metrics          {psnr, psnr_y, ms_ssim, lpips, dists, fvd}: frame means (all frames) and FVD; null if undefined
+    metrics          {psnr, psnr_y, ms_ssim, lpips, dists, fvd, cvvdp}: frame means (all frames), FVD and
+                     ColorVideoVDP (JOD of the whole video; its display model in metric_settings.cvvdp); null if undefined
     per_frame        {metric: [T values]}
     fvd              {value, num_windows, window, stride, feature_dim, windowing} or null
     metric_settings  what the metrics used (model files, windowing, devices), skipped metrics and why
@@ -38,8 +43,9 @@ import numpy as np
 
 from dynamics_codec.utils.files import atomic_write_text
 
-__all__ = ["SCHEMA_VERSION", "result_path", "ours_label", "anchor_label", "codec_fingerprint", "software_versions",
-           "write_result", "read_result", "iter_results", "is_finished", "to_jsonable"]
+__all__ = ["SCHEMA_VERSION", "result_path", "ours_label", "target_label", "target_curve_label", "anchor_label",
+           "codec_fingerprint", "software_versions", "write_result", "read_result", "iter_results", "is_finished",
+           "to_jsonable"]
 
 SCHEMA_VERSION = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -47,6 +53,15 @@ _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 def ours_label(keyframe_qp: int, token_step: float) -> str:
     return f"kqp{int(keyframe_qp)}_step{float(token_step):g}"
+
+
+def target_label(target_kbps: float, token_step: float) -> str:
+    return f"t{float(target_kbps):g}kbps_step{float(token_step):g}"
+
+
+def target_curve_label(target_kbps: float) -> str:
+    """The label that lines up points of every codec made for one target rate (curve averaging)."""
+    return f"t{float(target_kbps):g}kbps"
 
 
 def anchor_label(qp: int) -> str:
@@ -64,7 +79,7 @@ def codec_fingerprint(version: str, settings: Any) -> str:
 
 def software_versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("dynamics_codec", "torch", "numpy", "av", "bjontegaard", "lpips", "DISTS_pytorch", "scipy"):
+    for dist in ("dynamics_codec", "torch", "numpy", "av", "bjontegaard", "lpips", "DISTS_pytorch", "cvvdp", "scipy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -1,8 +1,9 @@
-"""Quality metrics: PSNR (RGB, Y), MS-SSIM, LPIPS, DISTS per frame and FVD per sequence.
+"""Quality metrics: PSNR (RGB, Y), MS-SSIM, LPIPS, DISTS per frame; FVD and ColorVideoVDP per sequence.
 
 Nothing here downloads weights: networks are built from files found on disk (or injected
 state dicts) and a missing file raises :class:`~dynamics_codec.errors.MissingWeightsError`
-that says which file and where to put it. Importing this package builds no network.
+that says which file and where to put it. ColorVideoVDP (``cvvdp``) needs no download: its
+calibration ships with its package. Importing this package builds no network.
 """
 
 import importlib
@@ -13,9 +14,11 @@ _EXPORTS = {
     "psnr": ["mse", "psnr", "psnr_per_frame", "psnr_y"],
     "msssim": ["ms_ssim", "msssim_levels"],
     "perceptual": ["LpipsMetric", "DistsMetric"],
+    "cvvdp": ["CvvdpMetric", "CVVDP_MAX_JOD"],
     "fvd": ["I3DFeatureExtractor", "FvdResult", "frechet_distance", "fvd_from_features", "fvd_windows",
             "gaussian_stats"],
-    "suite": ["MetricSuite", "SequenceMetrics", "METRIC_NAMES", "PSNR_CAP_DB"],
+    "suite": ["MetricSuite", "SequenceMetrics", "METRIC_NAMES", "PERCEPTUAL_METRICS", "FALLBACK_PERCEPTUAL",
+              "PSNR_CAP_DB"],
     "weights": ["TORCHVISION_WEIGHTS", "find_weights_file"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -43,7 +43,7 @@ def _run(tmp_path, *extra):
            f"eval.output_root={tmp_path / 'eval'}", f"eval.anchor_cache_dir={tmp_path / 'cache'}",
            f"hydra.run.dir={tmp_path / 'hydra'}", *extra]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "TORCH_HOME": str(tmp_path / "torch_home")})
+                          env={**os.environ, "TORCH_HOME": str(tmp_path / "torch_home"), "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
