@@ -12,7 +12,7 @@ from dynamics_codec.data import make_synthetic_clip
 from dynamics_codec.decoder import build_decoder
 from dynamics_codec.encoder import MotionDecisionConfig
 from dynamics_codec.entropy import TokenCodingConfig
-from dynamics_codec.errors import BitstreamError, InputError
+from dynamics_codec.errors import BitstreamError, ConfigError, InputError
 from dynamics_codec.flow import build_flow_backend
 from dynamics_codec.keyframe import get_keyframe_codec
 from dynamics_codec.metrics import psnr_per_frame
@@ -291,3 +291,36 @@ def test_a_motion_payload_too_short_for_the_claimed_frames_is_refused_before_the
     # with enough bytes the same claim gets past that check to the (fake) key-frame payload
     with pytest.raises(BitstreamError, match="key-frame payload"):
         _decoder(model).decode(_claiming(384, 384, 9000, motion=b"\x00" * 64))
+
+
+def test_smooth_over_time_is_a_gaussian_filter_that_keeps_constants_and_lines():
+    from scipy.ndimage import gaussian_filter1d
+
+    from dynamics_codec.codec import smooth_over_time
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(30, 2, 20)).astype(np.float32))
+    for sigma in (0.7, 1.5, 3.0):
+        expected = gaussian_filter1d(x.numpy(), sigma, axis=0, mode="nearest", truncate=3.0)
+        np.testing.assert_allclose(smooth_over_time(x, sigma).numpy(), expected, atol=1e-5)
+    constant = torch.full((10, 2, 20), 0.7)
+    assert torch.allclose(smooth_over_time(constant, 2.0), constant)
+    ramp = torch.arange(20, dtype=torch.float32)[:, None, None].expand(20, 2, 3)
+    assert torch.allclose(smooth_over_time(ramp, 1.5)[5:15], ramp[5:15], atol=1e-4)  # a trend is not flattened
+    assert float(smooth_over_time(x, 1.5).diff(dim=0).abs().mean()) < 0.5 * float(x.diff(dim=0).abs().mean())
+
+
+def test_temporal_smoothing_makes_the_coded_tokens_smoother_and_cheaper(clip, model):
+    plain = _encoder(model).encode(clip.frames, clip.fps)
+    enc = Encoder(get_keyframe_codec("x265", preset="ultrafast"), 32, build_flow_backend("dis", preset="fast"),
+                  WatershedSampler(nms_ks=9), model, TokenCodingConfig(step=0.05), decision=NO_DECISION,
+                  temporal_smoothing=2.0)
+    smooth = enc.encode(clip.frames, clip.fps)
+    jitter = lambda r: float(np.abs(np.diff(r.tokens, axis=0)).mean())  # noqa: E731
+    assert jitter(smooth) < jitter(plain)
+    assert smooth.bits["motion"] < plain.bits["motion"]
+    decoded = _decoder(model).decode(smooth.bitstream)  # the stream is an ordinary one
+    assert decoded.frames.shape == clip.frames.shape
+    with pytest.raises(ConfigError, match="encoder.temporal_smoothing"):
+        Encoder(get_keyframe_codec("x265", preset="ultrafast"), 32, build_flow_backend("dis", preset="fast"),
+                WatershedSampler(nms_ks=9), model, TokenCodingConfig(step=0.05), temporal_smoothing=-1.0)

@@ -8,10 +8,13 @@ calibration ships with its package. Importing this package builds no network.
 
 import importlib
 
+# eager: light (numpy only), and the function ``psnr`` must win over the submodule of the same name
+# (importing ``dynamics_codec.metrics.psnr`` later does not rebind the package attribute)
+from dynamics_codec.metrics.psnr import mse, psnr, psnr_per_frame, psnr_y
+
 # name -> submodule; imported on first use, so `from dynamics_codec.metrics import psnr_per_frame`
 # (the encode/decode path) does not load the perceptual metrics, FVD or the suite.
 _EXPORTS = {
-    "psnr": ["mse", "psnr", "psnr_per_frame", "psnr_y"],
     "msssim": ["ms_ssim", "msssim_levels"],
     "perceptual": ["LpipsMetric", "DistsMetric"],
     "cvvdp": ["CvvdpMetric", "CVVDP_MAX_JOD"],
@@ -22,7 +25,7 @@ _EXPORTS = {
     "weights": ["TORCHVISION_WEIGHTS", "find_weights_file"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = [name for names in _EXPORTS.values() for name in names]
+__all__ = ["mse", "psnr", "psnr_per_frame", "psnr_y"] + [name for names in _EXPORTS.values() for name in names]
 
 
 def __getattr__(name: str):

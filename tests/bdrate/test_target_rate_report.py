@@ -18,7 +18,7 @@ def _cfg(targets, steps=(0.1,)):
     return OmegaConf.create({"rate_points": {"target_kbps": targets, "keyframe_qps": [32, 37], "token_steps": list(steps)},
                              "anchors": {"x265": {"name": "x265", "qps": [32, 37]},
                                          "static": {"name": "static", "qps": [32, 37]}},
-                             "eval": {"anchors": ["static", "x265"], "shard": {"index": 0, "count": 1}}})
+                             "eval": {"label": "ours", "anchors": ["static", "x265"], "shard": {"index": 0, "count": 1}}})
 
 
 def test_plan_with_target_rates():

@@ -21,7 +21,7 @@ def _encode(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "encode.py"), f"input={tmp_path / 'clip.mkv'}",
          f"output={tmp_path / 'clip.dcv'}", "video.size=null", "video.num_frames=null", "keyframe.preset=ultrafast",
-         "report_quality=false", f"hydra.run.dir={tmp_path / 'hydra'}", *overrides],
+         "report_quality=false", "overwrite=true", f"hydra.run.dir={tmp_path / 'hydra'}", *overrides],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT)})  # this checkout's package, not another installed one
 

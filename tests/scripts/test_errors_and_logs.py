@@ -36,8 +36,8 @@ def _user_error(proc: subprocess.CompletedProcess) -> str:
 def test_user_error_is_one_line_and_logged(tmp_path):
     proc = _run("decode.py", "input=missing.dcv", "output=x.mp4", cwd=tmp_path)
     line = _user_error(proc)
-    assert line == "ERROR: InputError: missing.dcv: no such file; pass input=<file.dcv> (a stream written by scripts/encode.py)"
-    assert "InputError: missing.dcv: no such file" in (tmp_path / "run" / "decode.log").read_text()
+    assert line == "ERROR: InputError: input=missing.dcv: no such file; pass input=<file.dcv> (a stream written by scripts/encode.py)"
+    assert "InputError: input=missing.dcv: no such file" in (tmp_path / "run" / "decode.log").read_text()
     assert not (tmp_path / "x.mp4").exists()
 
 
@@ -46,7 +46,7 @@ def test_debug_shows_the_traceback(tmp_path, how):
     args, env = (["debug=true"], None) if how == "debug=true" else ([], {"HYDRA_FULL_ERROR": "1"})
     proc = _run("decode.py", "input=missing.dcv", "output=x.mp4", *args, cwd=tmp_path, env=env)
     assert proc.returncode != 0
-    assert "Traceback" in proc.stderr and "InputError: missing.dcv: no such file" in proc.stderr
+    assert "Traceback" in proc.stderr and "InputError: input=missing.dcv: no such file" in proc.stderr
 
 
 def test_missing_mandatory_value_names_the_override(tmp_path):

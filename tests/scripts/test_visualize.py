@@ -82,6 +82,6 @@ def test_visualize_reads_raw_yuv_reconstructions(tmp_path):
     anchor = read_video(tmp_path / "anchor.yuv", size=(32, 32), fps=25).frames
     np.testing.assert_array_equal(image[32 + 6:2 * 32 + 6, 38:38 + 5], anchor[0, :, 14:19])
     # a .yuv of another size needs decoded.yuv_size: the error names it
-    proc = subprocess.run([*cmd[:-1], "decoded.yuv_size=[16,16]", f"hydra.run.dir={tmp_path / 'h2'}"], cwd=tmp_path,
+    proc = subprocess.run([*cmd[:-1], "decoded.yuv_size=[16,16]", "overwrite=true", f"hydra.run.dir={tmp_path / 'h2'}"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "decoded.yuv_size=[W,H]" in proc.stderr and "Traceback" not in proc.stderr
