@@ -25,7 +25,7 @@ README = ROOT / "README.md"
 RUN_ALL = os.environ.get("CHECK_README", "") == "all"
 
 #: placeholder -> what the scratch folder holds instead
-PLACEHOLDERS = {"/data/raw_videos": "raw_videos", "/data/test_videos": "test_videos", "<run>": "run",
+PLACEHOLDERS = {"/data/raw_videos": "raw_videos", "../shared/corpus/clips": "raw_videos", "/data/test_videos": "test_videos", "<run>": "run",
                 "<partition>": "gpu"}
 #: appended to a run (unless the command sets the key): small sizes
 SMALL = {
