@@ -1,4 +1,4 @@
-"""Peak memory of decoding versus the number of frames (zero-motion streams, the shipped demo model).
+"""Peak memory of decoding versus the number of frames (zero-motion streams, the shipped default model).
 
     python benchmarks/decode_memory.py [--size 384] [--frames 50 400 2000] [--output .y4m] [--whole] [--json]
 
@@ -42,7 +42,7 @@ _WHOLE = textwrap.dedent("""
     from dynamics_codec.codec import StreamDecoder
     from dynamics_codec.decoder import build_decoder
     from dynamics_codec.motion_model import MotionModel
-    frames = StreamDecoder(MotionModel.load("builtin:demo"), build_decoder("warp")).decode(open(sys.argv[1], "rb").read()).frames
+    frames = StreamDecoder(MotionModel.load("builtin:corpus"), build_decoder("warp")).decode(open(sys.argv[1], "rb").read()).frames
     assert frames.shape[0] == int(sys.argv[2])
 """)
 
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    model = MotionModel.load("builtin:demo")
+    model = MotionModel.load("builtin:corpus")
     key = cv2.resize(bundled_image("astronaut"), (args.size, args.size), interpolation=cv2.INTER_AREA)
     payload = get_keyframe_codec("x265", preset="ultrafast").encode(key, 37)
     rows = []
@@ -76,7 +76,7 @@ def main() -> None:
         for frames in args.frames:
             stream = Path(tmp) / f"still_{frames}.dcv"
             stream.write_bytes(zero_motion_stream(payload, args.size, args.size, frames, 25.0, model,
-                                                  TokenCodingConfig(step=0.1)))
+                                                  TokenCodingConfig(step=0.5)))
             out = Path(tmp) / f"out_{frames}{args.output}"
             mib, seconds = peak_rss_mib([sys.executable, "scripts/decode.py", f"input={stream}", f"output={out}",
                                          f"hydra.run.dir={tmp}/hydra_{frames}"])

@@ -1,4 +1,4 @@
-"""make demo: encode and decode a synthetic clip, print bits per part, kbps and PSNR, write outputs/demo/."""
+"""make demo: encode and decode a synthetic clip, print bits per part, kbps and PSNR, write outputs/demo/latest/."""
 
 import hydra
 from omegaconf import DictConfig

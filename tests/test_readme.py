@@ -25,7 +25,7 @@ README = ROOT / "README.md"
 RUN_ALL = os.environ.get("CHECK_README", "") == "all"
 
 #: placeholder -> what the scratch folder holds instead
-PLACEHOLDERS = {"/data/raw_videos": "raw_videos", "../shared/corpus/clips": "raw_videos", "/data/test_videos": "test_videos", "<run>": "run",
+PLACEHOLDERS = {"/data/raw_videos": "raw_videos", "../shared/corpus/clips": "raw_videos", "../shared/clips": "test_videos", "/data/test_videos": "test_videos", "<run>": "run",
                 "<partition>": "gpu"}
 #: appended to a run (unless the command sets the key): small sizes
 SMALL = {
@@ -36,7 +36,7 @@ SMALL = {
     "eval_bdrate.py": ["video.size=96", "keyframe.preset=ultrafast", "anchors.x265.preset=ultrafast"],
 }
 # composed only: a GPU, MOFA/SVD weights, a trained run (and VTM + metric weights), a SLURM cluster
-NEEDS_MORE = ("device=cuda", "decoder=mofa_svd", "<run>", "hydra/launcher=submitit_slurm")
+NEEDS_MORE = ("device=cuda", "decoder=mofa_svd", "<run>", "<trained model>", "hydra/launcher=submitit_slurm")
 SLOW = ("train.py", "eval_bdrate.py")  # run by make check-readme only
 
 
@@ -58,6 +58,11 @@ def plan(command: str) -> tuple[str, str | None, list[str]]:
         return "skip", None, []  # this test suite
     if argv == ["make", "demo"]:
         return "run", "demo.py", []
+    if argv[:2] == ["make", "table1"]:  # = eval_bdrate.py sequences=$(SEQUENCES) experiment=table1 $(ARGS)
+        opts = dict(a.split("=", 1) for a in argv[2:])
+        args = [f"sequences={opts['SEQUENCES']}", "experiment=table1", *shlex.split(opts.get("ARGS", ""))]
+        how = "compose" if any(m in command for m in NEEDS_MORE) else "run"
+        return how, "eval_bdrate.py", args
     if argv[0] == "torchrun":
         argv = argv[1:]
         while argv[0].startswith("--"):

@@ -77,7 +77,7 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False, input
 
 def prepare_output_folder(path: str | os.PathLike, *, overwrite: bool = False, key: str = "output_dir",
                           own_names: Iterable[str] = ()) -> Path:
-    """A folder a command writes several named files into (e.g. the demo's ``outputs/demo``).
+    """A folder a command writes several named files into (e.g. the demo's ``outputs/demo/latest``).
 
     A new folder is created and marked as the tool's; an existing one is used only if it is the
     tool's (marked, or holding nothing but ``own_names``: a folder from before the marker existed)

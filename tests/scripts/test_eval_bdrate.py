@@ -35,7 +35,7 @@ class _TinyI3D(torch.nn.Module):
 def _run(tmp_path, *extra):
     cmd = [sys.executable, str(ROOT / "scripts" / "eval_bdrate.py"), "experiment=tiny", f"sequences={tmp_path / 'seqs'}",
            "keyframe=x265", "keyframe.preset=ultrafast", "video.size=null", "video.num_frames=null",
-           "rate_points.keyframe_qps=[27,42]", "eval.anchors=[x265]", "anchors.x265.qps=[32,47]",
+           "rate_points.keyframe_qps=[27,42]", "rate_points.token_steps=[0.1]", "eval.anchors=[x265]", "anchors.x265.qps=[32,47]",
            "anchors.x265.preset=ultrafast", "eval.workers=2", "eval.progress=false",
            "eval.metrics.names=[psnr,ms_ssim,lpips,dists,fvd]", "eval.metrics.allow_missing=true",
            f"eval.metrics.weights_dir={tmp_path / 'no_weights'}", f"eval.metrics.fvd.i3d_path={tmp_path / 'i3d.pt'}",
@@ -161,10 +161,10 @@ def test_smoke_experiment_prints_bd_numbers(tmp_path):
     assert {r["sequence"]["name"] for r in records} == {"clip0", "clip1"} and len(records) == 16
     assert all(r["sequence"]["frames"] == 10 for r in records)
     ours = [r for r in records if r["codec"]["kind"] == "ours"]
-    assert {r["codec"]["name"] for r in ours} == {"demo"} and "builtin:demo" in ours[0]["codec"]["version"]
+    assert {r["codec"]["name"] for r in ours} == {"corpus"} and "builtin:corpus" in ours[0]["codec"]["version"]
     rows = {row.split(",")[2]: row.split(",") for row in
             (tmp_path / "outputs" / "eval_smoke" / "report" / "bdrate.csv").read_text().splitlines()[1:]}
     assert set(rows) == {"psnr", "psnr_y", "ms_ssim"}
     for metric, row in rows.items():
-        assert row[:2] == ["demo", "x265"] and math.isfinite(float(row[6])), row  # BD-quality
-    assert "| demo | x265 |" in proc.stdout and "BD-quality:" in proc.stdout
+        assert row[:2] == ["corpus", "x265"] and math.isfinite(float(row[6])), row  # BD-quality
+    assert "| corpus | x265 |" in proc.stdout and "BD-quality:" in proc.stdout
