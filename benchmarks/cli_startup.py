@@ -1,6 +1,6 @@
 """Wall time of the command-line tools as a user runs them (whole processes, start-up included).
 
-    python benchmarks/cli_startup.py [--clip video.mp4] [--repeat 3]
+    python benchmarks/cli_startup.py [--clip video.mp4] [--repeat 3] [encode.py overrides, e.g. encoder=fast]
 
 Runs, in fresh processes from the repository root with this interpreter: the import of torch
 (the floor), the import of the codec package, ``scripts/encode.py`` (default settings, i.e. with
@@ -46,6 +46,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", help="a video (default: a synthetic 50-frame 384x384 clip)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("overrides", nargs="*", help="encode.py overrides (e.g. encoder=fast)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,16 +64,19 @@ def main() -> None:
         py, scripts = sys.executable, ROOT / "scripts"
         stream, rec = work / "clip.dcv", work / "rec.mp4"
         hydra = f"hydra.run.dir={work / 'hydra'}"
+        again = ["overwrite=true", *args.overrides]  # each command runs --repeat times onto the same output
         commands = {
             "import torch": ([py, "-c", "import torch"], None),
             "import dynamics_codec.codec": ([py, "-c", "import dynamics_codec.codec"], None),
             "encode.py (report_quality=false)": ([py, str(scripts / "encode.py"), f"input={clip}", f"output={stream}",
-                                                  "report_quality=false", hydra], stream),
+                                                  "report_quality=false", *again, hydra], stream),
             "encode.py (default: + PSNR check)": ([py, str(scripts / "encode.py"), f"input={clip}",
-                                                   f"output={stream}", hydra], stream),
-            "decode.py": ([py, str(scripts / "decode.py"), f"input={stream}", f"output={rec}", hydra], rec),
+                                                   f"output={stream}", *again, hydra], stream),
+            "decode.py": ([py, str(scripts / "decode.py"), f"input={stream}", f"output={rec}", "overwrite=true", hydra],
+                          rec),
         }
         print(f"clip: {clip if args.clip else 'synthetic astronaut'} (50 frames, 384x384), {args.repeat} runs each, "
+              f"encode overrides {args.overrides or 'none'}, "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")
         print("| command | wall [s] fastest | wall [s] median | CPU [s] median | inside the command [s] |")
         print("|---|---|---|---|---|")

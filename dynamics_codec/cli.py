@@ -219,7 +219,8 @@ def format_encode_report(result: EncodeResult, model_description: str) -> str:
             f"motion: {m['active_frames']} of {m['inter_frames']} inter frames sent with motion "
             f"({m['vectors']}x{m['values']} tokens), {m['bits_per_frame']:.1f} bits/frame, "
             f"{m['bits_per_token']:.3f} bits/token; coder vs ideal adaptive code length {m['ideal_bits']:.0f} bits "
-            f"({m['coder_overhead_percent']:+.1f} %); {m['points_per_frame']:.1f} motion points/frame",
+            f"({m['coder_overhead_percent']:+.1f} %)"
+            + (f"; {m['points_per_frame']:.1f} motion points/frame" if m["points_per_frame"] else ""),
             f"weights: {model_description}",
             "time [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items()),
         ]
