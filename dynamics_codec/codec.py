@@ -236,33 +236,33 @@ class Encoder:
         return active, err, zero
 
     def _key_frame_ladder(self, frame: np.ndarray, payload: bytes, decoded: np.ndarray, video: torch.Tensor):
-        """Finer QPs of the key frame, coarse to fine: yields (qp, payload, decoded, mean error of the
-        repeated key frame over all frames); the first entry is the configured QP."""
-        def mean_error(key: np.ndarray) -> float:
-            return float(((video - _to_tensor(key[None], self.device)) ** 2).flatten(1).mean(1).mean())
+        """Finer QPs of the key frame, coarse to fine: yields (qp, payload, decoded, per-frame errors
+        float32 [T] of the repeated key frame); the first entry is the configured QP."""
+        def frame_errors(key: np.ndarray) -> np.ndarray:
+            return ((video - _to_tensor(key[None], self.device)) ** 2).flatten(1).mean(1).cpu().numpy()
 
-        yield self.keyframe_qp, payload, decoded, mean_error(decoded)
+        yield self.keyframe_qp, payload, decoded, frame_errors(decoded)
         lo = self.keyframe_codec.qp_range[0]
         for qp in range(self.keyframe_qp - 1, lo - 1, -1):
             finer = self.keyframe_codec.encode(frame, qp)
             dec = self.keyframe_codec.decode(finer)
-            yield qp, finer, dec, mean_error(dec)
+            yield qp, finer, dec, frame_errors(dec)
 
-    def _fallback(self, tokens, active, errors, key_payload, key_decoded, video, seen, ladder):
+    def _fallback(self, tokens, active, errors, key_payload, key_error, seen, ladder):
         """The key frame alone at a finer QP when it fits in the bits of the stream with motion and
-        decodes better (mean PSNR over all frames): ``(qp, payload, decoded)``, else None."""
+        decodes better (mean PSNR over all frames): ``(qp, payload, decoded)``, else None.
+        ``key_error``: frame 0's error with the configured key frame; ``seen`` + ``ladder``: the
+        finer entries of :meth:`_key_frame_ladder`."""
         if not active.any():
             return None
         motion_bits = 8 * len(TokenCoder(self.coding).encode(tokens, active).payload)
         zero_motion_bits = 8 * len(TokenCoder(self.coding).encode(tokens, np.zeros_like(active)).payload)
         budget = 8 * len(key_payload) + motion_bits - zero_motion_bits
-        key_error = float(((video[0] - _to_tensor(key_decoded[None], self.device)[0]) ** 2).mean())
         ours = _mean_psnr(np.concatenate([[key_error], errors]))
         best = None
-        for qp, payload, decoded, _ in itertools.chain(seen, ladder):
+        for qp, payload, decoded, per_frame in itertools.chain(seen, ladder):
             if 8 * len(payload) > budget:
                 break
-            per_frame = ((video - _to_tensor(decoded[None], self.device)) ** 2).flatten(1).mean(1).cpu().numpy()
             best = (qp, payload, decoded, _mean_psnr(per_frame))
         if best is not None and best[3] > ours:
             return best[:3]
@@ -326,17 +326,18 @@ class Encoder:
             if self.decision.enabled or self.decision.key_frame_fallback:
                 with timer("decision"):
                     ladder = self._key_frame_ladder(frames[0], key_payload, key_decoded, video)
-                    _, _, _, key_error = next(ladder)
+                    _, _, _, key_errors = next(ladder)
                     finer = next(ladder, None)
                     price = 0.0
                     if self.decision.rate_price == "key_frame":
                         if finer is not None:
-                            price = key_frame_price(key_error, finer[3], 8 * len(key_payload), 8 * len(finer[1]), t_total)
+                            price = key_frame_price(float(key_errors.mean()), float(finer[3].mean()),
+                                                    8 * len(key_payload), 8 * len(finer[1]), t_total)
                     else:
                         price = float(self.decision.rate_price)
                     active, errors, _ = self._decide_motion(tokens, key_dec_t, video, flow, price)
                     if self.decision.key_frame_fallback and self._criterion() == "pixels":
-                        fallback = self._fallback(tokens, active, errors, key_payload, key_decoded, video,
+                        fallback = self._fallback(tokens, active, errors, key_payload, float(key_errors[0]),
                                                   [finer] if finer is not None else [], ladder)
                         if fallback is not None:
                             key_qp, key_payload, key_decoded = fallback
