@@ -248,7 +248,7 @@ def _video_record(num_frames: int, height: int, width: int, fps: float) -> dict[
 
 def encode_command(cfg: DictConfig) -> EncodeResult:
     from dynamics_codec.bitstream import write_stream_file
-    from dynamics_codec.codec import build_encoder, build_stream_decoder
+    from dynamics_codec.codec import build_encoder, build_stream_decoder, build_token_coding
     from dynamics_codec.rate_control import with_target_rate
 
     output, overwrite = validate_encode_config(cfg)
@@ -257,12 +257,14 @@ def encode_command(cfg: DictConfig) -> EncodeResult:
                     enabled=bool(cfg.get("progress", True)), desc="encode")
     with stages("read"):
         frames, fps = read_input_video(cfg)
-    cfg = with_target_rate(cfg, frames, fps)  # rate.target_kbps: the keyframe.qp and entropy.step that land there
     with stages("model"):
         encoder = build_encoder(cfg)
     with stages("encode"):
-        result = encoder.encode(frames, fps)
-    warn_if_motion_was_quantised_away(result, encoder.coding.step)
+        # rate.target_kbps: the keyframe.qp and entropy.step that land there, and the search's stream at them
+        cfg, result = with_target_rate(cfg, frames, fps, model=encoder.model)
+        if result is None:
+            result = encoder.encode(frames, fps)
+    warn_if_motion_was_quantised_away(result, build_token_coding(cfg).step)
     with stages("write"):
         write_stream_file(output, result.bitstream, overwrite=overwrite)
     psnr = None

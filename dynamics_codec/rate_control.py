@@ -480,17 +480,18 @@ def encode_at_target(cfg, frames: np.ndarray, fps: float, target_kbps: float, mo
     return found
 
 
-def with_target_rate(cfg, frames: np.ndarray, fps: float):
-    """``cfg`` itself when ``rate.target_kbps`` is null; else a copy with the ``keyframe.qp`` and
-    ``entropy.step`` that land this clip's stream at the target (see :func:`encode_at_target`)."""
+def with_target_rate(cfg, frames: np.ndarray, fps: float, model=None):
+    """``(cfg, None)`` when ``rate.target_kbps`` is null; else ``(a copy of cfg with the keyframe.qp
+    and entropy.step that land this clip's stream at the target, the search's EncodeResult at those
+    settings)`` (see :func:`encode_at_target`), so the chosen stream is not encoded again."""
     rate = cfg.get("rate")
     target = rate.get("target_kbps") if rate is not None else None
     if target is None:
-        return cfg
+        return cfg, None
     try:
         target = float(target)
     except (TypeError, ValueError):
         raise ConfigError(f"rate.target_kbps must be a number of kbit/s or null, found {target!r}; e.g. "
                           "rate.target_kbps=10") from None
-    found = encode_at_target(cfg, frames, fps, target)
-    return _with_rate(cfg, found.keyframe_qp, found.token_step)
+    found = encode_at_target(cfg, frames, fps, target, model)
+    return _with_rate(cfg, found.keyframe_qp, found.token_step), found.payload
