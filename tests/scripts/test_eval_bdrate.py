@@ -10,14 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from dynamics_codec.bitstream import parse_stream
-from dynamics_codec.data import make_synthetic_clip
 from dynamics_codec.evaluation import iter_results
-from dynamics_codec.io import write_video
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,11 +46,8 @@ def _run(tmp_path, *extra):
 
 
 @pytest.mark.slow
-def test_eval_bdrate_end_to_end(tmp_path):
-    for i, image in enumerate(("astronaut", "coffee")):
-        clip = make_synthetic_clip(image, size=64, num_frames=6, fps=25.0, max_displacement=2.0,
-                                   rng=np.random.default_rng(i))
-        write_video(clip.frames, tmp_path / "seqs" / f"clip{i}.mkv", 25.0)
+def test_eval_bdrate_end_to_end(tmp_path, write_sequences):
+    write_sequences(tmp_path / "seqs", ("astronaut", "coffee"))
     torch.manual_seed(0)
     torch.jit.script(_TinyI3D()).save(str(tmp_path / "i3d.pt"))
 
@@ -145,13 +139,11 @@ def test_shards_partition_the_points():
         plan_jobs(["a"], cfg(3, 3))
 
 
-def test_smoke_experiment_prints_bd_numbers(tmp_path):
+def test_smoke_experiment_prints_bd_numbers(tmp_path, write_sequences):
     """experiment=smoke_eval (the README's CPU smoke evaluation) at a smaller frame size: the shipped
     model on the first 2 of 3 sequences, 10 frames, against x265; a finite BD-quality per metric."""
-    for i, image in enumerate(("astronaut", "coffee", "chelsea")):
-        clip = make_synthetic_clip(image, size=128, num_frames=12, fps=25.0, max_displacement=3.0,
-                                   rng=np.random.default_rng(i))
-        write_video(clip.frames, tmp_path / "seqs" / f"clip{i}.mkv", 25.0)
+    write_sequences(tmp_path / "seqs", ("astronaut", "coffee", "chelsea"), size=128, num_frames=12,
+                    max_displacement=3.0)
     cmd = [sys.executable, str(ROOT / "scripts" / "eval_bdrate.py"), "experiment=smoke_eval", "sequences=seqs",
            "video.size=128", "keyframe.preset=ultrafast", "anchors.x265.preset=ultrafast", f"hydra.run.dir={tmp_path / 'h'}"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
