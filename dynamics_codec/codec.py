@@ -114,6 +114,22 @@ class _Timer:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
 
+def resize_frames(frames: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+    """``[N, C, H, W]`` area-averaged to ``size`` (H, W); returned as is when None or already that size."""
+    if size is None or tuple(frames.shape[-2:]) == tuple(size):
+        return frames
+    return torch.nn.functional.interpolate(frames, size=size, mode="area")
+
+
+def resize_flow(flow: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+    """Flow ``[N, 2, H, W]`` in pixels area-averaged to ``size`` (H, W), its vectors scaled to the new pixels."""
+    if size is None or tuple(flow.shape[-2:]) == tuple(size):
+        return flow
+    h, w = flow.shape[-2:]
+    scale = torch.tensor([size[1] / w, size[0] / h], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
+    return torch.nn.functional.interpolate(flow, size=size, mode="area") * scale
+
+
 def smooth_over_time(tokens: torch.Tensor, sigma: float) -> torch.Tensor:
     """Tokens ``[T, V, N]`` filtered along time by a Gaussian of ``sigma`` frames (edges: nearest).
 
@@ -206,14 +222,25 @@ class Encoder:
                               "encoder.decision.criterion=flow")
         return criterion
 
+    def _decision_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """(H, W) the pixels criterion renders and compares at (``decision.scale``), None: full size."""
+        scale = self.decision.scale
+        if scale >= 1.0 or self._criterion() != "pixels":
+            return None
+        return max(1, round(height * scale)), max(1, round(width * scale))
+
     def _decide_motion(self, tokens: np.ndarray, key: torch.Tensor, video: torch.Tensor, flow: torch.Tensor,
                        price: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(motion flags bool [T-1], each frame's error under them, each frame's error without motion)."""
+        """(motion flags bool [T-1], each frame's error under them, each frame's error without motion).
+        ``video``: the frames at the decision's size (:meth:`_decision_size`); ``key`` and ``flow``
+        at full size."""
         criterion = self._criterion()
         frames = video[1:]
         key_features = self.model.generator.encode_key(key)
+        size = tuple(video.shape[-2:])
+        key_render = resize_frames(key, size)
         if criterion == "pixels":
-            zero = ((frames - key) ** 2).flatten(1).mean(1).cpu().numpy()
+            zero = ((frames - key_render) ** 2).flatten(1).mean(1).cpu().numpy()
         else:
             zero = (flow[0] ** 2).flatten(1).mean(1).cpu().numpy()
 
@@ -224,7 +251,7 @@ class Encoder:
                 part = idx[s : s + self.chunk_frames]
                 gen_flow = self._generate_flow(key, recon[part], key_features)
                 if criterion == "pixels":
-                    rendered = self.frame_decoder.decode(key, gen_flow[None])[0]
+                    rendered = self.frame_decoder.decode(key_render, resize_flow(gen_flow, size)[None])[0]
                     err = ((rendered - frames[part]) ** 2).flatten(1).mean(1)
                 else:
                     err = ((gen_flow - flow[0, part]) ** 2).flatten(1).mean(1)
@@ -237,9 +264,12 @@ class Encoder:
 
     def _key_frame_ladder(self, frame: np.ndarray, payload: bytes, decoded: np.ndarray, video: torch.Tensor):
         """Finer QPs of the key frame, coarse to fine: yields (qp, payload, decoded, per-frame errors
-        float32 [T] of the repeated key frame); the first entry is the configured QP."""
+        float32 [T] of the repeated key frame, at ``video``'s size); the first entry is the configured QP."""
+        size = tuple(video.shape[-2:])
+
         def frame_errors(key: np.ndarray) -> np.ndarray:
-            return ((video - _to_tensor(key[None], self.device)) ** 2).flatten(1).mean(1).cpu().numpy()
+            key_t = resize_frames(_to_tensor(key[None], self.device), size)
+            return ((video - key_t) ** 2).flatten(1).mean(1).cpu().numpy()
 
         yield self.keyframe_qp, payload, decoded, frame_errors(decoded)
         lo = self.keyframe_codec.qp_range[0]
@@ -325,7 +355,8 @@ class Encoder:
             tokens = tokens.cpu().numpy()
             if self.decision.enabled or self.decision.key_frame_fallback:
                 with timer("decision"):
-                    ladder = self._key_frame_ladder(frames[0], key_payload, key_decoded, video)
+                    decision_video = resize_frames(video, self._decision_size(h, w))
+                    ladder = self._key_frame_ladder(frames[0], key_payload, key_decoded, decision_video)
                     _, _, _, key_errors = next(ladder)
                     finer = next(ladder, None)
                     price = 0.0
@@ -335,7 +366,7 @@ class Encoder:
                                                     8 * len(key_payload), 8 * len(finer[1]), t_total)
                     else:
                         price = float(self.decision.rate_price)
-                    active, errors, _ = self._decide_motion(tokens, key_dec_t, video, flow, price)
+                    active, errors, _ = self._decide_motion(tokens, key_dec_t, decision_video, flow, price)
                     if self.decision.key_frame_fallback and self._criterion() == "pixels":
                         fallback = self._fallback(tokens, active, errors, key_payload, float(key_errors[0]),
                                                   [finer] if finer is not None else [], ladder)

@@ -4,9 +4,16 @@ DIS (Kroeger et al., ECCV 2016) through ``cv2.DISOpticalFlow``. ``calc(key, fram
 the flow that maps key-frame pixels to their position in the frame (``frame(p + F(p)) ~=
 key(p)``), i.e. exactly this project's key -> frame convention, so no inversion is needed.
 DIS works on 8-bit grey images; colour frames are converted with OpenCV's BT.601 luma.
+
+OpenCV computes one image pair per call, largely on one core; the pairs of a batch are
+independent, so they are spread over ``workers`` threads (OpenCV releases the GIL), each with its
+own DIS object. The flow is the same as computed one pair after another.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -31,6 +38,8 @@ class DISFlow(FlowBackend):
         variational_refinement_iterations: optional overrides of the preset's parameters
             (None keeps the preset's value).
         threads: OpenCV threads (None leaves OpenCV's setting alone).
+        workers: image pairs computed at once, one thread each (None: the CPU count, at most 8;
+            1: one pair after another).
     """
 
     name = "dis"
@@ -44,6 +53,7 @@ class DISFlow(FlowBackend):
         gradient_descent_iterations: int | None = None,
         variational_refinement_iterations: int | None = None,
         threads: int | None = None,
+        workers: int | None = None,
     ) -> None:
         super().__init__()
         if preset not in _PRESETS:
@@ -57,6 +67,9 @@ class DISFlow(FlowBackend):
             "VariationalRefinementIterations": variational_refinement_iterations,
         }
         self.threads = threads
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ConfigError(f"flow.workers must be an integer >= 1 or null (the CPU count); got {workers!r}")
+        self.workers = int(workers) if workers is not None else min(8, os.cpu_count() or 1)
 
     def identity(self) -> str:
         opts = ",".join(f"{k}={v}" for k, v in self.overrides.items() if v is not None)
@@ -86,9 +99,18 @@ class DISFlow(FlowBackend):
         key_g = self._to_gray_u8(key)
         frames_g = self._to_gray_u8(frames.reshape(b * t, 3, h, w)).reshape(b, t, h, w)
         out = np.empty((b, t, h, w, 2), dtype=np.float32)
-        dis = self._make()
-        for i in range(b):  # OpenCV computes one image pair per call
-            for j in range(t):
+        pairs = [(i, j) for i in range(b) for j in range(t)]
+        workers = max(1, min(self.workers, len(pairs)))
+
+        def run(share: list[tuple[int, int]]) -> None:
+            dis = self._make()  # one DIS object per thread (they are not shared)
+            for i, j in share:
                 out[i, j] = dis.calc(key_g[i], frames_g[i, j], None)
+
+        if workers == 1:
+            run(pairs)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(run, [pairs[k::workers] for k in range(workers)]))
         flow = torch.from_numpy(out).permute(0, 1, 4, 2, 3).contiguous()
         return flow.to(device=frames.device)

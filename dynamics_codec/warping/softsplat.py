@@ -101,32 +101,32 @@ def splat_sum(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, t
 
     frac_x_right = target_x - left  # weight factor of the right column (X - x0)
     frac_x_left = (left + 1) - target_x  # weight factor of the left column (x0 + 1 - X)
-    frac_y_bottom = target_y - top
-    frac_y_top = (top + 1) - target_y
+    keep = finite.to(dtype)  # non-finite sources add nothing
+    frac_y_bottom = (target_y - top) * keep
+    frac_y_top = ((top + 1) - target_y) * keep
 
-    values_flat = values.reshape(b, c, h * w)
-    splatted = values.new_zeros(b, c, h * w)
-    weight = values.new_zeros(b, 1, h * w)
+    # Splat onto a canvas with a one-pixel border: corner coordinates clamped to [-1, W] x [-1, H]
+    # land either inside or on the border, which is cut off (what leaves the frame is dropped
+    # without a mask per corner). Integer arithmetic for the flat index (exact for any size).
+    padded_w = w + 2
+    col_left = left.clamp(-1, w).to(torch.int64) + 1
+    col_right = (left + 1).clamp(-1, w).to(torch.int64) + 1
+    row_top = (top.clamp(-1, h).to(torch.int64) + 1) * padded_w
+    row_bottom = ((top + 1).clamp(-1, h).to(torch.int64) + 1) * padded_w
+    # the values and an all-ones channel are splatted together: one scatter per corner
+    values_flat = torch.cat([values, values.new_ones(b, 1, h, w)], dim=1).reshape(b, c + 1, h * w)
+    both = values.new_zeros(b, c + 1, (h + 2) * padded_w)
     corners = (
-        (0, 0, frac_x_left * frac_y_top),  # north-west
-        (1, 0, frac_x_right * frac_y_top),  # north-east
-        (0, 1, frac_x_left * frac_y_bottom),  # south-west
-        (1, 1, frac_x_right * frac_y_bottom),  # south-east
+        (row_top, col_left, frac_x_left * frac_y_top),  # north-west
+        (row_top, col_right, frac_x_right * frac_y_top),  # north-east
+        (row_bottom, col_left, frac_x_left * frac_y_bottom),  # south-west
+        (row_bottom, col_right, frac_x_right * frac_y_bottom),  # south-east
     )
-    for dx, dy, corner_weight in corners:
-        corner_x = left + dx
-        corner_y = top + dy
-        inside = finite & (corner_x >= 0) & (corner_x < w) & (corner_y >= 0) & (corner_y < h)
-        # Indices of dropped corners are set to 0 and their weight to exactly 0 (adds nothing).
-        zero = torch.zeros_like(corner_x)
-        # Integer arithmetic for the flat index (exact for any image size).
-        index_x = torch.where(inside, corner_x, zero).to(torch.int64)
-        index_y = torch.where(inside, corner_y, zero).to(torch.int64)
-        index = (index_y * w + index_x).reshape(b, 1, h * w)
-        corner_weight = torch.where(inside, corner_weight, torch.zeros_like(corner_weight)).reshape(b, 1, h * w)
-        splatted = splatted.scatter_add(2, index.expand(b, c, h * w), values_flat * corner_weight)
-        weight = weight.scatter_add(2, index, corner_weight)
-    return splatted.view(b, c, h, w), weight.view(b, 1, h, w)
+    for row, col, corner_weight in corners:
+        index = (row + col).reshape(b, 1, h * w).expand(b, c + 1, h * w)
+        both = both.scatter_add(2, index, values_flat * corner_weight.reshape(b, 1, h * w))
+    both = both.view(b, c + 1, h + 2, padded_w)[:, :, 1 : h + 1, 1 : w + 1]
+    return both[:, :c], both[:, c:]
 
 
 def softsplat_with_weight(

@@ -94,3 +94,21 @@ def test_build_flow_backend_and_errors():
         DISFlow(preset="slow")
     with pytest.raises(InputError, match=r"\[B,T,3,H,W\]"):
         b(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+
+
+def test_dis_pairs_in_parallel_threads_give_the_serial_flow():
+    """workers > 1 spreads the image pairs over threads (one DIS object each): the same flow as one
+    pair after another, for every pair of a batch of two keys with different motion."""
+    img = _texture(96)
+    shifts = [np.array([[1, 0, dx], [0, 1, dy]], np.float64) for dx, dy in [(1.5, 0), (0, 2.0), (-1, 1), (2, -2), (0.5, 0.5)]]
+    frames, _ = _affine_sequence(img, shifts)
+    video = _to_tensor(frames)
+    key = torch.stack([_to_tensor(img[None])[0], video[0]])
+    batch = torch.stack([video, video.flip(0)])
+    serial = DISFlow(preset="fast", workers=1)(key, batch)
+    parallel = DISFlow(preset="fast", workers=3)(key, batch)
+    assert serial.abs().max() > 0.5  # real motion in every batch
+    assert torch.equal(serial, parallel)
+    assert DISFlow(workers=2).identity() == DISFlow(workers=1).identity()  # a cached flow stays valid
+    with pytest.raises(ConfigError, match="flow.workers"):
+        DISFlow(workers=0)
