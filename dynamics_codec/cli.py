@@ -246,10 +246,23 @@ def _video_record(num_frames: int, height: int, width: int, fps: float) -> dict[
     return {"frames": int(num_frames), "height": int(height), "width": int(width), "fps": float(fps)}
 
 
+def freeze_imported_objects() -> None:
+    """Move every object that exists now -- mostly what the imports created: torch's modules,
+    functions and types, which live until the process ends -- out of the cyclic garbage
+    collector's generations (:func:`gc.freeze`). The collector then no longer traverses them during
+    the command or at exit (about 0.4 s of a command's wall time on 2 cores, most of it at exit);
+    objects created later are collected as usual."""
+    import gc
+
+    gc.freeze()
+
+
 def encode_command(cfg: DictConfig) -> EncodeResult:
     from dynamics_codec.bitstream import write_stream_file
     from dynamics_codec.codec import build_encoder, build_stream_decoder, build_token_coding
     from dynamics_codec.rate_control import with_target_rate
+
+    freeze_imported_objects()
 
     output, overwrite = validate_encode_config(cfg)
     quality = bool(cfg.get("report_quality", False))
@@ -318,6 +331,7 @@ def decode_command(cfg: DictConfig) -> DecodedFrames:
     from dynamics_codec.codec import build_stream_decoder
     from dynamics_codec.io import write_video
 
+    freeze_imported_objects()
     path, output, overwrite = validate_decode_config(cfg)
     stages = Stages(["read", "model", "decode and write"], enabled=bool(cfg.get("progress", True)), desc="decode")
     with stages("read"):

@@ -138,3 +138,18 @@ def test_submitit_slurm_launcher_composes():
     assert str(launcher.submitit_folder).startswith("multirun/eval_bdrate/") and launcher.submitit_folder.endswith(
         "/.submitit/%j")
     assert cfg.eval.shard.count == 8 and cfg.eval.shard.index == 3
+
+
+def test_encoder_presets_trade_work_for_time_as_documented():
+    """default refines and decides on full-size renders; fast skips refinement and decides at half
+    size; raw does neither. The flow for training targets (prepare_data) is DIS medium whatever
+    the encoder's flow is."""
+    _, default = _compose("encode", ["input=x", "output=y"])
+    _, fast = _compose("encode", ["encoder=fast", "input=x", "output=y"])
+    _, raw = _compose("encode", ["encoder=raw", "input=x", "output=y"])
+    assert default["encoder"]["refine"]["enabled"] and default["encoder"]["decision"]["scale"] == 1.0
+    assert not fast["encoder"]["refine"]["enabled"] and fast["encoder"]["decision"]["scale"] == 0.5
+    assert fast["encoder"]["decision"]["enabled"] and fast["encoder"]["temporal_smoothing"] == 1.5
+    assert not raw["encoder"]["refine"]["enabled"] and not raw["encoder"]["decision"]["enabled"]
+    _, prepare = _compose("prepare_data", ["input=x", "output=y"])
+    assert prepare["flow"]["name"] == "dis" and prepare["flow"]["preset"] == "medium"

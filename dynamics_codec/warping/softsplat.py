@@ -124,7 +124,7 @@ def splat_sum(values: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, t
     )
     for row, col, corner_weight in corners:
         index = (row + col).reshape(b, 1, h * w).expand(b, c + 1, h * w)
-        both = both.scatter_add(2, index, values_flat * corner_weight.reshape(b, 1, h * w))
+        both.scatter_add_(2, index, values_flat * corner_weight.reshape(b, 1, h * w))
     both = both.view(b, c + 1, h + 2, padded_w)[:, :, 1 : h + 1, 1 : w + 1]
     return both[:, :c], both[:, c:]
 
