@@ -105,7 +105,8 @@ def main() -> None:
     clips = [c for g in groups for c in (g[: args.limit] if args.limit else g)]
 
     print(f"weights: {encoder.model.describe()}; key frame {cfg.keyframe.name} QP {cfg.keyframe.qp}, token step "
-          f"{cfg.entropy.step}, decoder {cfg.decoder.name}, encoder {dict(cfg.get('encoder') or {})}\n")
+          f"{cfg.entropy.step}, decoder {cfg.decoder.name}, flow {encoder.flow.identity()}, "
+          f"encoder {dict(cfg.get('encoder') or {})}\n")
     print("PSNR: RGB, mean over all frames (key frame included).\n")
     print("| clip | kbps | motion bits/frame | frames w/ motion | ours PSNR | repeated key frame | gain | "
           "zero motion, same bits: QP | PSNR | gain | oracle warp | oracle gain | encode s |")

@@ -90,27 +90,52 @@ class DISFlow(FlowBackend):
         gray = (rgb * w).sum(1) * 255.0
         return gray.round().to(torch.uint8).numpy()
 
+    def _calc_pairs(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Flow ``[N, H, W, 2]`` of each (from, to) pair of uint8 grey images, spread over ``workers`` threads."""
+        h, w = pairs[0][0].shape
+        out = np.empty((len(pairs), h, w, 2), dtype=np.float32)
+        workers = max(1, min(self.workers, len(pairs)))
+        if self.threads is not None:
+            cv2.setNumThreads(int(self.threads))
+
+        def run(share: range) -> None:
+            dis = self._make()  # one DIS object per thread (they are not shared)
+            for k in share:
+                out[k] = dis.calc(pairs[k][0], pairs[k][1], None)
+
+        if workers == 1:
+            run(range(len(pairs)))
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(run, [range(k, len(pairs), workers) for k in range(workers)]))
+        return out
+
+    @staticmethod
+    def _to_flow(out: np.ndarray, b: int, t: int, device: torch.device) -> torch.Tensor:
+        """``[B*T, H, W, 2]`` numpy -> ``[B, T, 2, H, W]`` tensor on ``device``."""
+        flow = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+        return flow.reshape(b, t, *flow.shape[1:]).to(device=device)
+
     @torch.no_grad()
     def forward(self, key: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         check_flow_inputs(key, frames)
         b, t, _, h, w = frames.shape
-        if self.threads is not None:
-            cv2.setNumThreads(int(self.threads))
         key_g = self._to_gray_u8(key)
         frames_g = self._to_gray_u8(frames.reshape(b * t, 3, h, w)).reshape(b, t, h, w)
-        out = np.empty((b, t, h, w, 2), dtype=np.float32)
-        pairs = [(i, j) for i in range(b) for j in range(t)]
-        workers = max(1, min(self.workers, len(pairs)))
+        pairs = [(key_g[i], frames_g[i, j]) for i in range(b) for j in range(t)]
+        return self._to_flow(self._calc_pairs(pairs), b, t, frames.device)
 
-        def run(share: list[tuple[int, int]]) -> None:
-            dis = self._make()  # one DIS object per thread (they are not shared)
-            for i, j in share:
-                out[i, j] = dis.calc(key_g[i], frames_g[i, j], None)
-
-        if workers == 1:
-            run(pairs)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(run, [pairs[k::workers] for k in range(workers)]))
-        flow = torch.from_numpy(out).permute(0, 1, 4, 2, 3).contiguous()
-        return flow.to(device=frames.device)
+    @torch.no_grad()
+    def bidirectional(self, key: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(key -> frame, frame -> key)`` flows, each ``[B, T, 2, H, W]``: the same as
+        ``self(key, frames)`` and the per-frame reverse calls, with every image converted to grey
+        once and all pairs in one thread pool (for the forward-backward consistency check)."""
+        check_flow_inputs(key, frames)
+        b, t, _, h, w = frames.shape
+        key_g = self._to_gray_u8(key)
+        frames_g = self._to_gray_u8(frames.reshape(b * t, 3, h, w)).reshape(b, t, h, w)
+        forward = [(key_g[i], frames_g[i, j]) for i in range(b) for j in range(t)]
+        backward = [(frames_g[i, j], key_g[i]) for i in range(b) for j in range(t)]
+        out = self._calc_pairs(forward + backward)
+        n = b * t
+        return self._to_flow(out[:n], b, t, frames.device), self._to_flow(out[n:], b, t, frames.device)

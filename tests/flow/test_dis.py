@@ -112,3 +112,18 @@ def test_dis_pairs_in_parallel_threads_give_the_serial_flow():
     assert DISFlow(workers=2).identity() == DISFlow(workers=1).identity()  # a cached flow stays valid
     with pytest.raises(ConfigError, match="flow.workers"):
         DISFlow(workers=0)
+
+
+def test_dis_bidirectional_is_both_single_direction_calls():
+    """bidirectional (one grey conversion, one thread pool; used by the consistency check) returns
+    exactly the key -> frame flow and each frame's frame -> key flow."""
+    img = _texture(96)
+    shifts = [np.array([[1, 0, dx], [0, 1, dy]], np.float64) for dx, dy in [(2.0, 0), (0, -1.5), (1, 1)]]
+    frames, _ = _affine_sequence(img, shifts)
+    key, video = _to_tensor(img[None]), _to_tensor(frames)[None]
+    dis = DISFlow(preset="fast", workers=2)
+    forward, backward = dis.bidirectional(key, video)
+    assert torch.equal(forward, dis(key, video))
+    for j in range(video.shape[1]):
+        assert torch.equal(backward[:, j], dis(video[:, j], key[:, None])[:, 0])
+    assert forward[0, 0, 0].mean() > 1.0 and backward[0, 0, 0].mean() < -1.0  # opposite directions
