@@ -157,9 +157,11 @@ def test_a_symlink_at_the_output_is_replaced_not_followed(tmp_path):
 
 
 WRITER = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
 from dynamics_codec.utils.files import atomic_output_path
+# Ctrl-C as in a terminal: a job started in the background by a shell inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 target = Path(sys.argv[1])
 with atomic_output_path(target, suffix="") as tmp:
     tmp.mkdir()
