@@ -246,15 +246,23 @@ def _video_record(num_frames: int, height: int, width: int, fps: float) -> dict[
     return {"frames": int(num_frames), "height": int(height), "width": int(width), "fps": float(fps)}
 
 
+_imports_frozen = False
+
+
 def freeze_imported_objects() -> None:
     """Move every object that exists now -- mostly what the imports created: torch's modules,
     functions and types, which live until the process ends -- out of the cyclic garbage
     collector's generations (:func:`gc.freeze`). The collector then no longer traverses them during
     the command or at exit (about 0.4 s of a command's wall time on 2 cores, most of it at exit);
-    objects created later are collected as usual."""
+    objects created later are collected as usual. Once per process: the jobs of a multirun that
+    follow the first keep their garbage collectable."""
+    global _imports_frozen
+    if _imports_frozen:
+        return
     import gc
 
     gc.freeze()
+    _imports_frozen = True
 
 
 def encode_command(cfg: DictConfig) -> EncodeResult:

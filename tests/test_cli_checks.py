@@ -67,3 +67,24 @@ def test_a_step_that_quantises_all_motion_away_is_reported(tmp_path, caplog):
     assert not np.any(result.indices)
     assert "entropy.step=1e+30 quantises every token to zero" in caplog.text
     assert "the stream carries no motion" in caplog.text
+
+
+def test_imported_objects_are_frozen_once_per_process():
+    """encode/decode move the imports' objects out of the cyclic GC once; a later command of the same
+    process (a multirun's next job) leaves its predecessors' garbage collectable."""
+    import gc
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import gc
+        from dynamics_codec import cli
+        cli.freeze_imported_objects()
+        first = gc.get_freeze_count()
+        garbage = [[] for _ in range(1000)]
+        cli.freeze_imported_objects()
+        print(first > 0, gc.get_freeze_count() == first)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True"]
