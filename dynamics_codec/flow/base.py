@@ -35,6 +35,15 @@ class FlowBackend(nn.Module):
     def forward(self, key: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def bidirectional(self, key: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(key -> frame, frame -> key)`` flows, each ``[B, T, 2, H, W]`` (the forward-backward
+        consistency check needs both). Here two calls, the second with every frame as a key and the
+        key frame as its one frame; a backend that can share work between them overrides this."""
+        check_flow_inputs(key, frames)
+        b, t, _, h, w = frames.shape
+        reverse = self(frames.reshape(b * t, 3, h, w), key.repeat_interleave(t, dim=0)[:, None])
+        return self(key, frames), reverse.reshape(b, t, 2, h, w)
+
 
 def check_flow_inputs(key: torch.Tensor, frames: torch.Tensor) -> None:
     """Validate the shapes of a flow call; raise :class:`InputError` with what was found."""

@@ -60,12 +60,7 @@ class ConsistencyCheckedFlow(FlowBackend):
     def forward(self, key: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         check_flow_inputs(key, frames)
         b, t, _, h, w = frames.shape
-        if hasattr(self.backend, "bidirectional"):  # both directions in one call (DIS: one pass over the images)
-            flow, reverse = self.backend.bidirectional(key, frames)
-            flow, reverse = flow.reshape(b * t, 2, h, w), reverse.reshape(b * t, 2, h, w)
-        else:
-            flow = self.backend(key, frames).reshape(b * t, 2, h, w)
-            # frame -> key for every frame at once: each frame is a "key" with the key frame as its one frame
-            reverse = self.backend(frames.reshape(b * t, 3, h, w), key.repeat_interleave(t, dim=0)[:, None])[:, 0]
+        flow, reverse = self.backend.bidirectional(key, frames)  # DIS: one pass over the images
+        flow, reverse = flow.reshape(b * t, 2, h, w), reverse.reshape(b * t, 2, h, w)
         keep = consistency_mask(flow.float(), reverse.float(), self.alpha1, self.alpha2)
         return (flow * keep).reshape(b, t, 2, h, w)

@@ -90,6 +90,12 @@ class DISFlow(FlowBackend):
         gray = (rgb * w).sum(1) * 255.0
         return gray.round().to(torch.uint8).numpy()
 
+    def _grey(self, key: torch.Tensor, frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """The checked inputs as uint8 luma: key ``[B, H, W]``, frames ``[B, T, H, W]``."""
+        check_flow_inputs(key, frames)
+        b, t, _, h, w = frames.shape
+        return self._to_gray_u8(key), self._to_gray_u8(frames.reshape(b * t, 3, h, w)).reshape(b, t, h, w)
+
     def _calc_pairs(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """Flow ``[N, H, W, 2]`` of each (from, to) pair of uint8 grey images, spread over ``workers`` threads."""
         h, w = pairs[0][0].shape
@@ -118,10 +124,8 @@ class DISFlow(FlowBackend):
 
     @torch.no_grad()
     def forward(self, key: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        check_flow_inputs(key, frames)
-        b, t, _, h, w = frames.shape
-        key_g = self._to_gray_u8(key)
-        frames_g = self._to_gray_u8(frames.reshape(b * t, 3, h, w)).reshape(b, t, h, w)
+        key_g, frames_g = self._grey(key, frames)
+        b, t = frames_g.shape[:2]
         pairs = [(key_g[i], frames_g[i, j]) for i in range(b) for j in range(t)]
         return self._to_flow(self._calc_pairs(pairs), b, t, frames.device)
 
@@ -130,10 +134,8 @@ class DISFlow(FlowBackend):
         """``(key -> frame, frame -> key)`` flows, each ``[B, T, 2, H, W]``: the same as
         ``self(key, frames)`` and the per-frame reverse calls, with every image converted to grey
         once and all pairs in one thread pool (for the forward-backward consistency check)."""
-        check_flow_inputs(key, frames)
-        b, t, _, h, w = frames.shape
-        key_g = self._to_gray_u8(key)
-        frames_g = self._to_gray_u8(frames.reshape(b * t, 3, h, w)).reshape(b, t, h, w)
+        key_g, frames_g = self._grey(key, frames)
+        b, t = frames_g.shape[:2]
         forward = [(key_g[i], frames_g[i, j]) for i in range(b) for j in range(t)]
         backward = [(frames_g[i, j], key_g[i]) for i in range(b) for j in range(t)]
         out = self._calc_pairs(forward + backward)

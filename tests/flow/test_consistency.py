@@ -90,3 +90,22 @@ def test_identity_names_the_check_and_bad_tolerances_are_config_errors():
         build_flow_backend("dis", consistency_check=True, consistency_alpha=(0.01,))
     with pytest.raises(ConfigError):
         ConsistencyCheckedFlow(plain, alpha1=-1.0)
+
+
+def test_the_base_bidirectional_gives_each_frame_its_reverse_flow():
+    """A backend without its own ``bidirectional`` (e.g. Unimatch) gets the base one: the forward
+    call, and each frame -> key flow from a call with that frame as the key."""
+    from dynamics_codec.flow import FlowBackend
+
+    class MeanDifference(FlowBackend):  # flow = (mean(frame) - mean(key), 0) per pair: direction-sensitive
+        def forward(self, key, frames):
+            d = frames.mean((2, 3, 4)) - key.mean((1, 2, 3))[:, None]
+            return torch.stack([d, torch.zeros_like(d)], -1)[..., None, None].expand(*frames.shape[:2], 2, *frames.shape[-2:])
+
+    key = torch.full((2, 3, 8, 8), 0.5)
+    frames = (torch.tensor([0.1, 0.9]).view(2, 1, 1, 1, 1) + 0.01 * torch.arange(3).view(1, 3, 1, 1, 1)).expand(2, 3, 3, 8, 8)
+    forward, backward = MeanDifference().bidirectional(key, frames)
+    assert forward.shape == backward.shape == (2, 3, 2, 8, 8)
+    assert torch.allclose(backward, -forward) and forward[0, 2, 0, 0, 0] == pytest.approx(0.1 + 0.02 - 0.5)
+    checked = ConsistencyCheckedFlow(MeanDifference())(key, frames)
+    assert torch.equal(checked, forward)  # exact inverses everywhere: nothing is zeroed
