@@ -40,6 +40,7 @@ from dynamics_codec.keyframe import unpack_payload as unpack_keyframe_payload
 from dynamics_codec.motion_model import MotionModel
 from dynamics_codec.sampler import WatershedSampler
 from dynamics_codec.utils.config import check_device, section_options
+from dynamics_codec.warping import resize_flow, resize_frames
 
 
 
@@ -112,22 +113,6 @@ class _Timer:
             yield
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
-
-
-def resize_frames(frames: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
-    """``[N, C, H, W]`` area-averaged to ``size`` (H, W); returned as is when None or already that size."""
-    if size is None or tuple(frames.shape[-2:]) == tuple(size):
-        return frames
-    return torch.nn.functional.interpolate(frames, size=size, mode="area")
-
-
-def resize_flow(flow: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
-    """Flow ``[N, 2, H, W]`` in pixels area-averaged to ``size`` (H, W), its vectors scaled to the new pixels."""
-    if size is None or tuple(flow.shape[-2:]) == tuple(size):
-        return flow
-    h, w = flow.shape[-2:]
-    scale = torch.tensor([size[1] / w, size[0] / h], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
-    return torch.nn.functional.interpolate(flow, size=size, mode="area") * scale
 
 
 def smooth_over_time(tokens: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -251,7 +236,7 @@ class Encoder:
                 part = idx[s : s + self.chunk_frames]
                 gen_flow = self._generate_flow(key, recon[part], key_features)
                 if criterion == "pixels":
-                    rendered = self.frame_decoder.decode(key_render, resize_flow(gen_flow, size)[None])[0]
+                    rendered = self.frame_decoder.decode(key_render, resize_flow(gen_flow, size, mode="area")[None])[0]
                     err = ((rendered - frames[part]) ** 2).flatten(1).mean(1)
                 else:
                     err = ((gen_flow - flow[0, part]) ** 2).flatten(1).mean(1)

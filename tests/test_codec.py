@@ -327,7 +327,7 @@ def test_temporal_smoothing_makes_the_coded_tokens_smoother_and_cheaper(clip, mo
 
 
 def test_resize_helpers_average_areas_and_scale_flow_vectors():
-    from dynamics_codec.codec import resize_flow, resize_frames
+    from dynamics_codec.warping import resize_flow, resize_frames
 
     frames = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).view(2, 3, 4, 6)
     half = resize_frames(frames, (2, 3))
@@ -335,7 +335,7 @@ def test_resize_helpers_average_areas_and_scale_flow_vectors():
     assert half[1, 2, 1, 2] == frames[1, 2, 2:4, 4:6].mean()
     assert resize_frames(frames, None) is frames and resize_frames(frames, (4, 6)) is frames
     flow = torch.stack([torch.full((4, 6), 4.0), torch.full((4, 6), -2.0)])[None]
-    small = resize_flow(flow, (2, 2))  # x shrinks by 3, y by 2
+    small = resize_flow(flow, (2, 2), mode="area")  # x shrinks by 3, y by 2
     assert torch.allclose(small[0, 0], torch.full((2, 2), 4.0 / 3)) and torch.allclose(small[0, 1], torch.full((2, 2), -1.0))
 
 

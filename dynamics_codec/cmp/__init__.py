@@ -24,7 +24,7 @@ from dynamics_codec.cmp.checkpoint import (
 from dynamics_codec.cmp.fuser import Fuser
 from dynamics_codec.cmp.init import build_cmp
 from dynamics_codec.cmp.model import CMP, CMPConfig
-from dynamics_codec.cmp.predictor import CMPMotionPredictor, CMPRun, resize_flow_nearest, run_cmp
+from dynamics_codec.cmp.predictor import CMPMotionPredictor, CMPRun, run_cmp
 
 
 def build_cmp_predictor(cfg: Mapping[str, Any], device=None) -> CMPMotionPredictor:
@@ -58,6 +58,5 @@ __all__ = [
     "load_cmp_checkpoint",
     "load_cmp_state_dict",
     "read_cmp_state_dict",
-    "resize_flow_nearest",
     "run_cmp",
 ]

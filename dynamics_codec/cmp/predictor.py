@@ -24,6 +24,7 @@ from dynamics_codec.cmp.fuser import Fuser
 from dynamics_codec.cmp.init import build_cmp
 from dynamics_codec.cmp.model import CMP, CMPConfig
 from dynamics_codec.errors import ConfigError, InputError
+from dynamics_codec.warping import resize_flow
 
 MIN_SIZE = 64
 
@@ -66,16 +67,6 @@ def run_cmp(model: CMP, fuser: Fuser, image: torch.Tensor, sparse_flow: torch.Te
     if flow.shape[2:] != image.shape[2:]:
         flow = F.interpolate(flow, size=image.shape[2:], mode="bilinear", align_corners=True)
     return CMPRun(flow, logits, flow_half, image_features, sparse_features)
-
-
-def resize_flow_nearest(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Nearest-resize a pixel flow ``[N,2,H,W]`` to ``size=(h, w)`` and rescale x by w/W, y by h/H."""
-    height, width = flow.shape[2:]
-    if (height, width) == tuple(size):
-        return flow
-    resized = F.interpolate(flow, size=size, mode="nearest")
-    scale = torch.tensor([size[1] / width, size[0] / height], dtype=flow.dtype, device=flow.device)
-    return resized * scale.view(1, 2, 1, 1)
 
 
 class CMPMotionPredictor(nn.Module):
@@ -144,7 +135,7 @@ class CMPMotionPredictor(nn.Module):
         height, width = flows.shape[2:]
         work = (self.size, self.size)
         keys_w = F.interpolate(keys.float(), size=work, mode="nearest") if (height, width) != work else keys.float()
-        flows_w = resize_flow_nearest(flows.float(), work)
+        flows_w = resize_flow(flows.float(), work, mode="nearest")
         masks_w = F.interpolate(masks.float(), size=work, mode="nearest") if (height, width) != work else masks.float()
         if keys.shape[0] == flows.shape[0]:  # a key frame per frame (training batches): nothing to share
             dense = torch.cat([self._run_chunk(keys_w[s], None, flows_w[s], masks_w[s])
@@ -153,7 +144,7 @@ class CMPMotionPredictor(nn.Module):
             key_index = torch.arange(keys.shape[0], device=keys.device).repeat_interleave(flows.shape[0] // keys.shape[0])
             dense = torch.cat([self._run_chunk(keys_w, key_index[s], flows_w[s], masks_w[s])
                                for s in self._chunks(flows.shape[0])], dim=0)
-        return resize_flow_nearest(dense, (height, width)).reshape(*lead_shape, 2, height, width)
+        return resize_flow(dense, (height, width), mode="nearest").reshape(*lead_shape, 2, height, width)
 
     def _run_chunk(self, keys: torch.Tensor, key_index: torch.Tensor | None, flows: torch.Tensor,
                    masks: torch.Tensor) -> torch.Tensor:

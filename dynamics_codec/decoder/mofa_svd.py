@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from dynamics_codec.decoder.base import FrameDecoder, check_decoder_inputs, register_decoder
 from dynamics_codec.errors import ConfigError
+from dynamics_codec.warping import resize_flow
 
 DTypeName = Literal["auto", "float32", "float16", "bfloat16"]
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -30,16 +31,6 @@ SIZE_MULTIPLE = 64
 def processing_size(height: int, width: int, multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
     """``(H, W)`` rounded up to multiples of ``multiple`` (the size the networks run at)."""
     return math.ceil(height / multiple) * multiple, math.ceil(width / multiple) * multiple
-
-
-def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``[N, 2, H, W]`` pixels -> ``[N, 2, h, w]`` pixels of the new grid (bilinear, vectors rescaled)."""
-    h, w = flow.shape[-2:]
-    if (h, w) == tuple(size):
-        return flow
-    resized = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
-    scale = torch.tensor([size[1] / w, size[0] / h], device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
-    return resized * scale
 
 
 def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

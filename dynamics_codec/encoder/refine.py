@@ -30,9 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import torch
-import torch.nn.functional as F
 
 from dynamics_codec.errors import ConfigError
+from dynamics_codec.warping import resize_flow, resize_frames
 
 LOSSES = ("charbonnier", "l1", "l2")
 TARGETS = ("auto", "pixels", "flow")
@@ -147,15 +147,12 @@ def refine_tokens(
     size = (max(8, round(h * config.scale)), max(8, round(w * config.scale)))
     with torch.no_grad():
         key_features = generator.encode_key(key)
-        key_small = F.interpolate(key, size=size, mode="area") if size != (h, w) else key
+        key_small = resize_frames(key, size)
         if kind == "pixels":
-            goal = F.interpolate(frames, size=size, mode="area") if size != (h, w) else frames
+            goal = resize_frames(frames, size)
             zero = _pixel_loss(key_small.expand_as(goal), goal, config.loss, config.charbonnier_eps)
         else:
-            goal = target_flow
-            if size != (h, w):
-                scale = torch.tensor([size[1] / w, size[0] / h], device=goal.device).view(1, 2, 1, 1)
-                goal = F.interpolate(goal, size=size, mode="bilinear", align_corners=False) * scale
+            goal = resize_flow(target_flow, size)
             zero = goal.abs().flatten(1).mean(1)
 
     def objectives(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

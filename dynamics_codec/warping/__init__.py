@@ -1,4 +1,5 @@
-"""Shared geometry below both analysis and decoders: backward warping, flow inversion, softmax splatting.
+"""Shared geometry below both analysis and decoders: backward warping, flow inversion, softmax splatting,
+resizing images and flows.
 
 Flow analysis (:mod:`dynamics_codec.flow`), training data (:mod:`dynamics_codec.data`), the
 trainer and the frame decoders (:mod:`dynamics_codec.decoder`) all warp with these; none of them
@@ -6,6 +7,7 @@ needs a decoder to do so.
 """
 
 from dynamics_codec.warping.backward import backward_warp, invert_flow, pixel_grid
+from dynamics_codec.warping.resize import resize_flow, resize_frames
 from dynamics_codec.warping.softsplat import (
     NORMALISATION_EPS,
     SPLAT_MODES,
@@ -16,4 +18,4 @@ from dynamics_codec.warping.softsplat import (
 )
 
 __all__ = ["backward_warp", "invert_flow", "pixel_grid", "NORMALISATION_EPS", "SPLAT_MODES", "accumulation_dtype",
-           "softsplat", "softsplat_with_weight", "splat_sum"]
+           "softsplat", "softsplat_with_weight", "splat_sum", "resize_flow", "resize_frames"]
